@@ -1,0 +1,1 @@
+/* app.js — the built-in page logic (placeholder). */
