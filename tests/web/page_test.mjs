@@ -1,0 +1,149 @@
+/*
+ * page_test.mjs — drives janc's built-in page in headless Chromium
+ * (Debian's /usr/bin/chromium, through playwright-core). Run by
+ * tests/e2e_web.sh against a real `janc serve` (or by hand against
+ * tests/web/mock_server.py). It proves, through the page as a person uses it:
+ *   - the page loads from the server and asks for the API key on a 401;
+ *   - the models list shows MODEL_ID with its state and facts;
+ *   - a chat message gets an answer streamed over SSE (stream:true request,
+ *     text/event-stream response, non-empty text in the conversation);
+ *   - Stop aborts a long generation, the UI returns to ready, and the next
+ *     message is answered (the server freed the slot);
+ *   - chats survive a reload (localStorage);
+ *   - the markdown renderer lets no HTML or javascript: link through.
+ * Screenshots go to $WEB_ARTIFACTS. Exits 0 on success, 1 with a message.
+ *
+ * env: JANC_URL (http://127.0.0.1:PORT/), MODEL_ID, API_KEY (optional),
+ *      WEB_ARTIFACTS (folder), CHROMIUM (default /usr/bin/chromium),
+ *      LONG_TOKENS (max tokens for the stop test, default 100000)
+ */
+import { chromium } from 'playwright-core';
+import { mkdirSync } from 'node:fs';
+
+const url = process.env.JANC_URL;
+const modelId = process.env.MODEL_ID || 'stories';
+const apiKey = process.env.API_KEY || '';
+const out = process.env.WEB_ARTIFACTS || '.';
+const longTokens = process.env.LONG_TOKENS || '100000';
+mkdirSync(out, { recursive: true });
+
+const log = (...a) => console.log('web:', ...a);
+function check(cond, what) {
+  if (!cond) throw new Error('FAILED: ' + what);
+  log('ok -', what);
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  timeout: 20000,
+});
+let page;
+try {
+  const ctx = await browser.newContext({ viewport: { width: 1200, height: 800 } });
+  page = await ctx.newPage();
+  page.setDefaultTimeout(15000);
+  const pageErrors = [];
+  page.on('pageerror', (e) => pageErrors.push(String(e)));
+  // Anything the page fetches must come from janc itself.
+  const foreign = [];
+  page.on('request', (r) => { if (!r.url().startsWith(url)) foreign.push(r.url()); });
+
+  await page.goto(url);
+  check(await page.title() === 'janc', 'the page is served at / with its title');
+
+  if (apiKey) {
+    await page.locator('#key-dialog').waitFor({ state: 'visible' });
+    check(true, 'a 401 from the API opens the key dialog');
+    await page.fill('#key-input', apiKey);
+    await page.click('#key-dialog button[value="ok"]');
+  }
+
+  const item = page.locator(`#models li.model[data-id="${modelId}"]`);
+  await item.waitFor({ state: 'visible' });
+  const itemText = await item.innerText();
+  check(/ready|running/.test(itemText), `the models list shows ${modelId} with its state (${itemText.replace(/\s+/g, ' ')})`);
+  if (apiKey) check(await page.evaluate(() => localStorage.getItem('janc.apiKey')) === apiKey, 'the key is kept in localStorage');
+
+  // A chat message, streamed.
+  await page.selectOption('#model-select', modelId);
+  let chatReq = null;
+  let chatResp = null;
+  page.on('request', (r) => { if (r.url().endsWith('/v1/chat/completions')) chatReq = r; });
+  page.on('response', (r) => { if (r.url().endsWith('/v1/chat/completions')) chatResp = r; });
+  await page.click('#toggle-opts');
+  await page.fill('#max-tokens', '48');
+  await page.fill('#input', 'Once upon a time');
+  await page.press('#input', 'Enter');
+  await page.waitForFunction(() => document.querySelectorAll('#messages .msg.assistant').length === 1);
+  await page.waitForFunction(() => document.getElementById('status').dataset.state !== 'busy', null, { timeout: 30000 });
+  const status1 = await page.locator('#status').innerText();
+  check(await page.locator('#status').getAttribute('data-state') === 'ready', `the page is ready after the answer (status: ${status1})`);
+  const answer = (await page.locator('#messages .msg.assistant .body').first().innerText()).trim();
+  check(answer.length > 0, `a non-empty answer appears: ${JSON.stringify(answer.slice(0, 80))}`);
+  check(chatReq && JSON.parse(chatReq.postData()).stream === true, 'the chat request asks for stream:true');
+  check(chatResp && (chatResp.headers()['content-type'] || '').includes('text/event-stream'), 'the answer came as text/event-stream');
+  check(JSON.parse(chatReq.postData()).max_tokens === 48, 'the max tokens option is sent');
+  await page.screenshot({ path: `${out}/chat.png` });
+
+  // Stop a long generation.
+  await page.fill('#max-tokens', longTokens);
+  await page.fill('#input', 'Tell me a very long story');
+  await page.press('#input', 'Enter');
+  await page.locator('#stop').waitFor({ state: 'visible' });
+  await page.waitForFunction(() => {
+    const b = document.querySelectorAll('#messages .msg.assistant .body');
+    return b.length === 2 && b[1].textContent.trim().length > 0;
+  }, null, { timeout: 20000 });
+  check(await page.locator('#status').getAttribute('data-state') === 'busy', 'a long generation is streaming');
+  await page.click('#stop');
+  await page.waitForFunction(() => document.getElementById('status').dataset.state === 'ready', null, { timeout: 5000 });
+  check(await page.locator('#send').isVisible(), 'after Stop the UI is ready again (Send is back)');
+  check((await page.locator('#messages .msg.assistant').nth(1).innerText()).includes('Stopped.'), 'the stopped answer is marked as stopped');
+
+  // The server freed the slot: another message is answered.
+  await page.fill('#max-tokens', '16');
+  await page.fill('#input', 'And then?');
+  await page.press('#input', 'Enter');
+  await page.waitForFunction(() => document.querySelectorAll('#messages .msg.assistant').length === 3);
+  await page.waitForFunction(() => document.getElementById('status').dataset.state !== 'busy', null, { timeout: 30000 });
+  const third = (await page.locator('#messages .msg.assistant .body').nth(2).innerText()).trim();
+  check(await page.locator('#status').getAttribute('data-state') === 'ready' && third.length > 0,
+    'a message after Stop is answered (' + (await page.locator('#status').innerText()) + ')');
+  await page.screenshot({ path: `${out}/page.png` });
+
+  // Chats are kept in the browser.
+  await page.reload();
+  await page.waitForFunction(() => document.querySelectorAll('#messages .msg').length === 6);
+  check((await page.locator('#chats li.active').innerText()).includes('Once upon a time'), 'the chat survives a reload');
+
+  // The markdown renderer: escapes HTML first, keeps only http(s) links.
+  const md = await page.evaluate(() => renderMarkdown(
+    '<img src=x onerror=alert(1)> **bold** *it* `<b>`\n\n```js\nlet a = "<script>";\n```\n- one\n- two\n\n' +
+    '[ok](https://example.com/a_b_c) [bad](javascript:alert(1))'));
+  check(!/<img|<script|<b>|href="javascript/i.test(md), 'markdown lets no raw HTML or javascript: link through');
+  check(md.includes('<strong>bold</strong>') && md.includes('<em>it</em>') && md.includes('<code>&lt;b&gt;</code>') &&
+    md.includes('<pre><code data-lang="js">let a = &quot;&lt;script&gt;&quot;;</code></pre>') &&
+    md.includes('<ul><li>one</li><li>two</li></ul>') && md.includes('href="https://example.com/a_b_c"'),
+  'markdown renders bold, italic, code, fences, lists and http(s) links');
+
+  // A narrow window: the models column becomes a drawer.
+  await page.setViewportSize({ width: 420, height: 780 });
+  check(!(await page.locator('#models').isVisible()) || (await page.locator('#side').boundingBox()).x < 0,
+    'in a narrow window the models column is tucked away');
+  await page.click('#open-side');
+  await page.waitForTimeout(400);
+  check((await page.locator('#side').boundingBox()).x >= 0, 'the ☰ Models button opens it');
+  await page.screenshot({ path: `${out}/narrow.png` });
+
+  check(pageErrors.length === 0, 'no JavaScript errors on the page' + (pageErrors.length ? ': ' + pageErrors.join('; ') : ''));
+  check(foreign.length === 0, 'the page fetched nothing but janc' + (foreign.length ? ': ' + foreign.join(' ') : ''));
+  log('all checks passed');
+} catch (e) {
+  console.error('web:', e.message);
+  if (page) await page.screenshot({ path: `${out}/failure.png` }).catch(() => {});
+  await browser.close();
+  process.exit(1);
+}
+await browser.close();
