@@ -15,22 +15,21 @@
 uint32_t q_act_type(uint32_t wtype)
 {
     const q_traits *t = q_traits_get(wtype);
-    return t ? t->act : 0;
+    return t && t->weight ? t->act : 0;
 }
 
 size_t q_act_row_bytes(uint32_t wtype, int64_t n)
 {
     const q_traits *t = q_traits_get(wtype);
-    if (!t || !t->act)
+    if (!t || !t->weight)
         return 0;
     return q_row_bytes(t->act, n);
 }
 
 void q_act_quantize(uint32_t wtype, const float *x, void *xq, int64_t n)
 {
-    uint32_t act = q_act_type(wtype);
-    if (act)
-        q_quantize_row(act, x, xq, n);
+    if (q_type_supported(wtype))
+        q_quantize_row(q_act_type(wtype), x, xq, n);
 }
 
 void q_unpack_k(uint32_t type, const void *blk, q_kunpacked *u)
@@ -224,7 +223,7 @@ static inline float wf(uint32_t type, const uint8_t *w, int64_t i)
 float q_vec_dot_scalar(uint32_t wtype, const void *w, const void *xq, int64_t n)
 {
     const q_traits *t = q_traits_get(wtype);
-    if (!t || !t->act)
+    if (!t || !t->weight)
         return 0.0f;
     if (t->act == GGML_TYPE_F32) {
         const float *x = xq;

@@ -19,7 +19,8 @@ typedef void (*q_quant_block_fn)(const float *x, void *dst);
 typedef struct q_traits {
     uint32_t blck;             /* elements per block */
     uint32_t size;             /* bytes per block */
-    uint32_t act;              /* activation format (GGML_TYPE_F32/Q8_0/Q8_K); 0 = not a weight type */
+    bool weight;               /* a weight type janc runs (else an activation format) */
+    uint32_t act;              /* activation format of a weight type (GGML_TYPE_F32/Q8_0/Q8_K) */
     q_dequant_fn dequant;
     q_quant_block_fn quant;    /* NULL for F32/F16/BF16 (handled directly) */
 } q_traits;

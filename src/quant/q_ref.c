@@ -483,23 +483,23 @@ static void qb_q8_1(const float *x, void *dst)
 /* ---- the traits table ---- */
 
 static const q_traits traits[GGML_TYPE_COUNT] = {
-    [GGML_TYPE_F32] = {1, 4, GGML_TYPE_F32, dq_f32, NULL},
-    [GGML_TYPE_F16] = {1, 2, GGML_TYPE_F32, dq_f16, NULL},
-    [GGML_TYPE_BF16] = {1, 2, GGML_TYPE_F32, dq_bf16, NULL},
-    [GGML_TYPE_Q4_0] = {32, 18, GGML_TYPE_Q8_0, dq_q4_0, qb_q4_0},
-    [GGML_TYPE_Q4_1] = {32, 20, GGML_TYPE_Q8_0, dq_q4_1, qb_q4_1},
-    [GGML_TYPE_Q5_0] = {32, 22, GGML_TYPE_Q8_0, dq_q5_0, qb_q5_0},
-    [GGML_TYPE_Q5_1] = {32, 24, GGML_TYPE_Q8_0, dq_q5_1, qb_q5_1},
-    [GGML_TYPE_Q8_0] = {32, 34, GGML_TYPE_Q8_0, dq_q8_0, qb_q8_0},
-    [GGML_TYPE_Q8_1] = {32, 36, 0, dq_q8_1, qb_q8_1},
-    [GGML_TYPE_IQ4_NL] = {32, 18, GGML_TYPE_Q8_0, dq_iq4_nl, q_quant_block_iq4_nl},
-    [GGML_TYPE_Q2_K] = {256, 84, GGML_TYPE_Q8_K, dq_q2_K, q_quant_block_q2_K},
-    [GGML_TYPE_Q3_K] = {256, 110, GGML_TYPE_Q8_K, dq_q3_K, q_quant_block_q3_K},
-    [GGML_TYPE_Q4_K] = {256, 144, GGML_TYPE_Q8_K, dq_q4_K, q_quant_block_q4_K},
-    [GGML_TYPE_Q5_K] = {256, 176, GGML_TYPE_Q8_K, dq_q5_K, q_quant_block_q5_K},
-    [GGML_TYPE_Q6_K] = {256, 210, GGML_TYPE_Q8_K, dq_q6_K, q_quant_block_q6_K},
-    [GGML_TYPE_IQ4_XS] = {256, 136, GGML_TYPE_Q8_K, dq_iq4_xs, q_quant_block_iq4_xs},
-    [GGML_TYPE_Q8_K] = {256, 292, 0, dq_q8_K, q_quant_block_q8_K},
+    [GGML_TYPE_F32] = {1, 4, true, GGML_TYPE_F32, dq_f32, NULL},
+    [GGML_TYPE_F16] = {1, 2, true, GGML_TYPE_F32, dq_f16, NULL},
+    [GGML_TYPE_BF16] = {1, 2, true, GGML_TYPE_F32, dq_bf16, NULL},
+    [GGML_TYPE_Q4_0] = {32, 18, true, GGML_TYPE_Q8_0, dq_q4_0, qb_q4_0},
+    [GGML_TYPE_Q4_1] = {32, 20, true, GGML_TYPE_Q8_0, dq_q4_1, qb_q4_1},
+    [GGML_TYPE_Q5_0] = {32, 22, true, GGML_TYPE_Q8_0, dq_q5_0, qb_q5_0},
+    [GGML_TYPE_Q5_1] = {32, 24, true, GGML_TYPE_Q8_0, dq_q5_1, qb_q5_1},
+    [GGML_TYPE_Q8_0] = {32, 34, true, GGML_TYPE_Q8_0, dq_q8_0, qb_q8_0},
+    [GGML_TYPE_Q8_1] = {32, 36, false, 0, dq_q8_1, qb_q8_1},
+    [GGML_TYPE_IQ4_NL] = {32, 18, true, GGML_TYPE_Q8_0, dq_iq4_nl, q_quant_block_iq4_nl},
+    [GGML_TYPE_Q2_K] = {256, 84, true, GGML_TYPE_Q8_K, dq_q2_K, q_quant_block_q2_K},
+    [GGML_TYPE_Q3_K] = {256, 110, true, GGML_TYPE_Q8_K, dq_q3_K, q_quant_block_q3_K},
+    [GGML_TYPE_Q4_K] = {256, 144, true, GGML_TYPE_Q8_K, dq_q4_K, q_quant_block_q4_K},
+    [GGML_TYPE_Q5_K] = {256, 176, true, GGML_TYPE_Q8_K, dq_q5_K, q_quant_block_q5_K},
+    [GGML_TYPE_Q6_K] = {256, 210, true, GGML_TYPE_Q8_K, dq_q6_K, q_quant_block_q6_K},
+    [GGML_TYPE_IQ4_XS] = {256, 136, true, GGML_TYPE_Q8_K, dq_iq4_xs, q_quant_block_iq4_xs},
+    [GGML_TYPE_Q8_K] = {256, 292, false, 0, dq_q8_K, q_quant_block_q8_K},
 };
 
 const q_traits *q_traits_get(uint32_t type)
@@ -512,7 +512,7 @@ const q_traits *q_traits_get(uint32_t type)
 bool q_type_supported(uint32_t type)
 {
     const q_traits *t = q_traits_get(type);
-    return t && t->act != 0;
+    return t && t->weight;
 }
 
 int64_t q_block_elems(uint32_t type)
