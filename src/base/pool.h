@@ -1,0 +1,49 @@
+/*
+ * pool.h — a fixed thread pool for the engine's data-parallel loops.
+ *
+ * jc_pool_new(n) starts n-1 workers; the calling thread is worker 0 of every
+ * job. jc_pool_run(fn) runs fn(arg, ith, nth) once on each of the nth
+ * threads and returns when all have finished (a barrier). jc_pool_for
+ * splits [0, n) into chunks handed out from an atomic counter, which keeps
+ * cores busy when the machine is shared. Workers spin briefly after a job,
+ * then sleep on a condition variable. A job allocates nothing.
+ *
+ * One pool is driven by one thread at a time (its owner, e.g. an llm_ctx);
+ * different pools are independent. No global state.
+ */
+#ifndef JC_POOL_H
+#define JC_POOL_H
+
+#include "base/jc.h"
+
+typedef struct jc_pool jc_pool;
+
+/* fn of jc_pool_run: ith in [0, nth). */
+typedef void (*jc_pool_fn)(void *arg, int ith, int nth);
+/* fn of jc_pool_for: the half-open range [i0, i1), run by thread ith. */
+typedef void (*jc_pool_range_fn)(void *arg, int64_t i0, int64_t i1, int ith);
+
+/*
+ * A pool of n_threads threads in all (n_threads <= 0: the online CPUs; at
+ * most 256). Returns NULL with err set when a thread cannot be started.
+ * Caller frees with jc_pool_free.
+ */
+jc_pool *jc_pool_new(int n_threads, jc_err *err);
+/* Stops and joins the workers. NULL is fine. */
+void jc_pool_free(jc_pool *p);
+int jc_pool_n_threads(const jc_pool *p);
+
+/* Runs fn(arg, ith, nth) on every thread of the pool; returns when all are done. */
+void jc_pool_run(jc_pool *p, jc_pool_fn fn, void *arg);
+
+/*
+ * Calls fn(arg, i0, i1, ith) over chunks of at most grain items covering
+ * [0, n) exactly once, on all threads; returns when all are done. n <= 0
+ * does nothing; grain < 1 counts as 1.
+ */
+void jc_pool_for(jc_pool *p, int64_t n, int64_t grain, jc_pool_range_fn fn, void *arg);
+
+/* The number of online CPUs (at least 1). */
+int jc_cpu_count(void);
+
+#endif

@@ -1,0 +1,34 @@
+/*
+ * llm_ops.h — the small vector kernels of the forward pass that are not
+ * matrix products (those are quant's q_gemm): dot products and axpy over
+ * f32 and f16 rows (the KV cache), f32 -> f16 rows, RMSNorm, SiLU-gated
+ * product, softmax. A table of function pointers is filled once per
+ * context: AVX2+FMA+F16C when the CPU has them (and $JANC_CPU is not
+ * "scalar"), else portable C. Private to the engine layer.
+ */
+#ifndef LLM_OPS_H
+#define LLM_OPS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct llm_ops {
+    float (*dot_f32)(const float *a, const float *b, int n);
+    float (*dot_f16)(const float *a, const uint16_t *b, int n);
+    void (*axpy_f32)(float *y, float a, const float *x, int n); /* y += a*x */
+    void (*axpy_f16)(float *y, float a, const uint16_t *x, int n);
+    void (*to_f16)(uint16_t *dst, const float *src, int n);
+    bool simd;
+} llm_ops;
+
+/* Fills o with the fastest kernels this CPU runs. */
+void llm_ops_init(llm_ops *o);
+
+/* out = x / rms(x) * w (sum of squares in double, like ggml); out may equal x. */
+void llm_rmsnorm(float *out, const float *x, const float *w, int n, float eps);
+/* a[i] = silu(a[i]) * b[i]. */
+void llm_swiglu(float *a, const float *b, int n);
+/* In place: x = exp(x - max) / sum, over n >= 1 values. */
+void llm_softmax(float *x, int n);
+
+#endif
