@@ -92,12 +92,15 @@ try {
   await page.fill('#input', 'Tell me a very long story');
   await page.press('#input', 'Enter');
   await page.locator('#stop').waitFor({ state: 'visible' });
+  // Press Stop in the same tick as seeing text arrive while the page is busy,
+  // so the stop surely lands during the generation.
   await page.waitForFunction(() => {
     const b = document.querySelectorAll('#messages .msg.assistant .body');
-    return b.length === 2 && b[1].textContent.trim().length > 0;
-  }, null, { timeout: 20000 });
-  check(await page.locator('#status').getAttribute('data-state') === 'busy', 'a long generation is streaming');
-  await page.click('#stop');
+    if (b.length !== 2 || !b[1].textContent.trim() || document.getElementById('status').dataset.state !== 'busy') return false;
+    document.getElementById('stop').click();
+    return true;
+  }, null, { timeout: 20000, polling: 10 });
+  check(true, 'Stop is pressed while a long generation is streaming');
   await page.waitForFunction(() => document.getElementById('status').dataset.state === 'ready', null, { timeout: 5000 });
   check(await page.locator('#send').isVisible(), 'after Stop the UI is ready again (Send is back)');
   check((await page.locator('#messages .msg.assistant').nth(1).innerText()).includes('Stopped.'), 'the stopped answer is marked as stopped');
@@ -130,11 +133,14 @@ try {
 
   // A narrow window: the models column becomes a drawer.
   await page.setViewportSize({ width: 420, height: 780 });
-  check(!(await page.locator('#models').isVisible()) || (await page.locator('#side').boundingBox()).x < 0,
-    'in a narrow window the models column is tucked away');
+  const sideRect = () => page.evaluate(() => document.getElementById('side').getBoundingClientRect().toJSON());
+  await page.waitForFunction(() => document.getElementById('side').getBoundingClientRect().right <= 0, null, { timeout: 3000 })
+    .catch(() => {});
+  check((await sideRect()).right <= 0, 'in a narrow window the models column is tucked away');
   await page.click('#open-side');
-  await page.waitForTimeout(400);
-  check((await page.locator('#side').boundingBox()).x >= 0, 'the ☰ Models button opens it');
+  await page.waitForFunction(() => document.getElementById('side').getBoundingClientRect().left >= 0, null, { timeout: 3000 })
+    .catch(() => {});
+  check((await sideRect()).left >= 0, 'the ☰ Models button opens it');
   await page.screenshot({ path: `${out}/narrow.png` });
 
   check(pageErrors.length === 0, 'no JavaScript errors on the page' + (pageErrors.length ? ': ' + pageErrors.join('; ') : ''));
