@@ -128,8 +128,8 @@ function renderModels() {
     const state = m.state || 'missing';
     top.append(el('span', 'badge state-' + state, state));
     li.append(top, el('div', 'facts', modelFacts(m)));
-    const dl = m.download;
-    if (dl && (state === 'downloading' || dl.state === 'error')) {
+    const dl = m.download || { transferred: 0, percent: 0 };
+    if (state === 'downloading' || dl.state === 'error') {
       const bar = el('div', 'progress');
       const fill = el('div');
       const pct = dl.percent ?? (dl.total ? (100 * dl.transferred) / dl.total : 0);
@@ -169,15 +169,22 @@ async function modelAction(id, act) {
   } catch (e) {
     setStatus('error', `${id}: ${e.message}`);
   }
-  modelsKey = '';
-  loadModels();
+  refreshModels();
 }
 
-/* Polls faster while something is changing (download, start, stop). */
+/* Polls faster while something is changing (download, start, stop).
+   refreshModels() re-reads the list now, after the page changed something. */
+let pollTimer = null;
 async function pollModels() {
+  clearTimeout(pollTimer);
   await loadModels();
   const busy = models.some((m) => ['downloading', 'starting', 'stopping'].includes(m.state));
-  setTimeout(pollModels, busy ? 1000 : 5000);
+  clearTimeout(pollTimer);
+  pollTimer = setTimeout(pollModels, busy ? 1000 : 5000);
+}
+function refreshModels() {
+  modelsKey = '';
+  pollModels();
 }
 
 async function submitAdd(form, path, fields) {
@@ -194,8 +201,7 @@ async function submitAdd(form, path, fields) {
     msg.className = 'note err';
     msg.textContent = e.message;
   }
-  modelsKey = '';
-  loadModels();
+  refreshModels();
 }
 
 /* ---------- model settings editor ---------- */
@@ -247,8 +253,7 @@ async function saveEditor(ev) {
     if (r.status === 404 || r.status === 405) r = await api(modelURL(editing.id), { method: 'POST', body: patch });
     if (!r.ok) throw new Error(await errorText(r));
     $('edit-dialog').close();
-    modelsKey = '';
-    loadModels();
+    refreshModels();
   } catch (e) {
     $('edit-msg').className = 'note err';
     $('edit-msg').textContent = e.message;
@@ -491,8 +496,7 @@ async function send(text) {
     if (model.state !== 'running') {
       setStatus('busy', `Starting ${modelId}…`);
       await apiJSON(modelURL(modelId) + '/start', { method: 'POST', body: {}, signal: ctrl.signal });
-      modelsKey = '';
-      loadModels();
+      refreshModels();
     }
     setStatus('busy', 'Generating…');
     const body = { model: modelId, stream: true,
@@ -570,7 +574,7 @@ function wire() {
     else { selectChat(li.dataset.id); document.body.classList.remove('side-open'); }
   });
   $('new-chat').addEventListener('click', () => { if (!generating) { newChat(); renderAll(); $('input').focus(); } });
-  $('refresh').addEventListener('click', () => { modelsKey = ''; loadModels(); });
+  $('refresh').addEventListener('click', refreshModels);
   $('model-select').addEventListener('change', () => { current().model = $('model-select').value; saveChats(); renderModelSelect(); });
   $('toggle-opts').addEventListener('click', () => {
     const o = $('opts');
