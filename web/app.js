@@ -84,6 +84,14 @@ function fmtBytes(n) {
   return (i && n < 10 ? n.toFixed(1) : Math.round(n)) + ' ' + u[i];
 }
 
+function fmtCount(n) {
+  if (typeof n !== 'number' || !isFinite(n) || n <= 0) return '';
+  const u = ['', 'K', 'M', 'B', 'T'];
+  let i = 0;
+  while (n >= 1000 && i < u.length - 1) { n /= 1000; i++; }
+  return (i && n < 10 ? n.toFixed(1) : Math.round(n)) + u[i] + ' params';
+}
+
 function modelSize(m) {
   const md = m.metadata || {};
   const v = md.size ?? md.file_size ?? md.size_bytes ?? m.size;
@@ -93,7 +101,7 @@ function modelSize(m) {
 function modelFacts(m) {
   const md = m.metadata || {};
   const s = m.settings || {};
-  return [md.quantization || md.file_type, fmtBytes(modelSize(m)), s.ctx_len ? 'ctx ' + s.ctx_len : '', md.architecture]
+  return [md.quantization || md.file_type, fmtCount(md.parameters), fmtBytes(modelSize(m)), s.ctx_len ? 'ctx ' + s.ctx_len : '', md.architecture]
     .filter((x) => x !== undefined && x !== null && x !== '').join(' · ');
 }
 

@@ -92,6 +92,14 @@ const web_file web_files[] = {
     "  return (i && n < 10 \? n.toFixed(1) : Math.round(n)) + ' ' + u[i];\n"
     "}\n"
     "\n"
+    "function fmtCount(n) {\n"
+    "  if (typeof n !== 'number' || !isFinite(n) || n <= 0) return '';\n"
+    "  const u = ['', 'K', 'M', 'B', 'T'];\n"
+    "  let i = 0;\n"
+    "  while (n >= 1000 && i < u.length - 1) { n /= 1000; i++; }\n"
+    "  return (i && n < 10 \? n.toFixed(1) : Math.round(n)) + u[i] + ' params';\n"
+    "}\n"
+    "\n"
     "function modelSize(m) {\n"
     "  const md = m.metadata || {};\n"
     "  const v = md.size \?\? md.file_size \?\? md.size_bytes \?\? m.size;\n"
@@ -101,7 +109,7 @@ const web_file web_files[] = {
     "function modelFacts(m) {\n"
     "  const md = m.metadata || {};\n"
     "  const s = m.settings || {};\n"
-    "  return [md.quantization || md.file_type, fmtBytes(modelSize(m)), s.ctx_len \? 'ctx ' + s.ctx_len : '', md.architecture]\n"
+    "  return [md.quantization || md.file_type, fmtCount(md.parameters), fmtBytes(modelSize(m)), s.ctx_len \? 'ctx ' + s.ctx_len : '', md.architecture]\n"
     "    .filter((x) => x !== undefined && x !== null && x !== '').join(' \302\267 ');\n"
     "}\n"
     "\n"
@@ -604,7 +612,7 @@ const web_file web_files[] = {
     "wire();\n"
     "renderAll();\n"
     "pollModels();\n",
-    22135},
+    22437},
 {"index.html", "text/html; charset=utf-8",
     "<!doctype html>\n"
     "<!--\n"

@@ -31,7 +31,7 @@ def model(mid, state="ready", size=1_100_000, quant="Q8_0"):
             "version": "1", "description": "", "format": "ggufv3", "state": state, "source_url": "",
             "settings": {"ctx_len": 512, "ngl": 100, "embedding": False, "n_parallel": 1},
             "parameters": {"temperature": 0.7, "token_limit": 512, "top_k": 40, "top_p": 0.95, "stream": True},
-            "metadata": {"architecture": "llama", "quantization": quant, "size": size}, "assets": ["."]}
+            "metadata": {"architecture": "llama", "quantization": quant, "size": size, "parameters": size // 4}, "assets": ["."]}
 
 
 MODELS["stories"] = model("stories")
