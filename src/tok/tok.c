@@ -1,0 +1,1002 @@
+/*
+ * tok.c — loading a tokenizer from a GGUF file's tokenizer.ggml.* keys, the
+ * special-token rules (defaults per model, add_bos/add_eos, end-of-generation
+ * tokens), and tok_encode: special-token partition, then the model's encoder
+ * (tok_spm.c, tok_bpe.c, tok_wpm.c) on each plain-text fragment.
+ *
+ * The rules follow llama.cpp's llama_vocab::impl::load and tokenize, so ids
+ * match what llama.cpp (and the model's Hugging Face tokenizer, on which the
+ * test vectors in ../shared/testdata/vocab were made) produce.
+ */
+#include "tok/tok_int.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- UTF-8 ---- */
+
+uint32_t tok_utf8_next(const char *s, size_t n, size_t *i)
+{
+    const uint8_t *u = (const uint8_t *)s;
+    size_t p = *i;
+    uint8_t c = u[p];
+    uint32_t cp;
+    size_t len;
+    if (c < 0x80) {
+        *i = p + 1;
+        return c;
+    }
+    if (!(c & 0x40))
+        goto bad;
+    if (!(c & 0x20)) {
+        len = 2;
+        cp = c & 0x1f;
+    } else if (!(c & 0x10)) {
+        len = 3;
+        cp = c & 0x0f;
+    } else if (!(c & 0x08)) {
+        len = 4;
+        cp = c & 0x07;
+    } else {
+        goto bad;
+    }
+    if (p + len > n)
+        goto bad;
+    for (size_t k = 1; k < len; k++) {
+        if ((u[p + k] & 0xc0) != 0x80)
+            goto bad;
+        cp = (cp << 6) | (u[p + k] & 0x3f);
+    }
+    *i = p + len;
+    if ((cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+        return 0xfffd;
+    return cp;
+bad:
+    *i = p + 1;
+    return 0xfffd;
+}
+
+size_t tok_utf8_put(uint32_t cp, char *out)
+{
+    uint8_t *o = (uint8_t *)out;
+    if (cp < 0x80) {
+        o[0] = (uint8_t)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        o[0] = (uint8_t)(0xc0 | (cp >> 6));
+        o[1] = (uint8_t)(0x80 | (cp & 0x3f));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        o[0] = (uint8_t)(0xe0 | (cp >> 12));
+        o[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3f));
+        o[2] = (uint8_t)(0x80 | (cp & 0x3f));
+        return 3;
+    }
+    o[0] = (uint8_t)(0xf0 | (cp >> 18));
+    o[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3f));
+    o[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3f));
+    o[3] = (uint8_t)(0x80 | (cp & 0x3f));
+    return 4;
+}
+
+char *tok_utf8_sanitize(const char *s, size_t n, size_t *out_n)
+{
+    /* each input byte yields at most 3 output bytes (a stray byte → EF BF BD) */
+    char *o = malloc(n * 3 + 1);
+    if (!o)
+        return NULL;
+    size_t i = 0, k = 0;
+    while (i < n) {
+        if ((uint8_t)s[i] < 0x80) {
+            o[k++] = s[i++];
+            continue;
+        }
+        uint32_t cp = tok_utf8_next(s, n, &i);
+        k += tok_utf8_put(cp, o + k);
+    }
+    o[k] = 0;
+    *out_n = k;
+    return o;
+}
+
+void tok_out_push(tok_out *o, int32_t id)
+{
+    if (o->oom)
+        return;
+    if (o->n == o->cap) {
+        size_t nc = o->cap ? o->cap * 2 : 64;
+        int32_t *p = realloc(o->ids, nc * sizeof *p);
+        if (!p) {
+            o->oom = true;
+            return;
+        }
+        o->ids = p;
+        o->cap = nc;
+    }
+    o->ids[o->n++] = id;
+}
+
+/* ---- loading ---- */
+
+static uint32_t pow2_at_least(uint64_t n)
+{
+    uint32_t c = 16;
+    while (c < n && c < (1u << 30))
+        c <<= 1;
+    return c;
+}
+
+static int build_text_table(tok_vocab *v, jc_err *err)
+{
+    v->h_mask = pow2_at_least((uint64_t)v->n * 2) - 1;
+    v->h_hash = jc_try_malloc(((size_t)v->h_mask + 1) * sizeof *v->h_hash, err);
+    v->h_id = jc_try_malloc(((size_t)v->h_mask + 1) * sizeof *v->h_id, err);
+    if (!v->h_hash || !v->h_id)
+        return -1;
+    memset(v->h_id, 0xff, ((size_t)v->h_mask + 1) * sizeof *v->h_id);
+    for (int32_t id = 0; id < v->n; id++) {
+        size_t l;
+        const char *t = tok_str(v, id, &l);
+        uint32_t h = tok_hash(t, l);
+        uint32_t i = h & v->h_mask;
+        bool dup = false;
+        for (; v->h_id[i] >= 0; i = (i + 1) & v->h_mask) {
+            if (v->h_hash[i] == h) {
+                size_t l2;
+                const char *t2 = tok_str(v, v->h_id[i], &l2);
+                if (l2 == l && memcmp(t, t2, l) == 0) {
+                    dup = true; /* keep the first id, as a lookup would find it */
+                    break;
+                }
+            }
+        }
+        if (dup)
+            continue;
+        v->h_hash[i] = h;
+        v->h_id[i] = id;
+    }
+    return 0;
+}
+
+static int load_merges(tok_vocab *v, const gguf_file *f, jc_err *err)
+{
+    const gguf_value *mv = gguf_get(f, "tokenizer.ggml.merges");
+    if (!mv)
+        return 0; /* caller decides whether merges are required */
+    if (mv->type != GGUF_VT_ARRAY || mv->arr.type != GGUF_VT_STRING)
+        return jc_errf(err, "tokenizer.ggml.merges: expected an array of strings, got %s",
+                       gguf_vtype_name(mv->type));
+    if (mv->arr.n > (uint64_t)INT32_MAX / 2)
+        return jc_errf(err, "tokenizer.ggml.merges: %" PRIu64 " entries is too many", mv->arr.n);
+    v->m_mask = pow2_at_least(mv->arr.n * 2 + 2) - 1;
+    size_t slots = (size_t)v->m_mask + 1;
+    v->m_key = jc_try_calloc(slots, sizeof *v->m_key, err);
+    v->m_rank = jc_try_malloc(slots * sizeof *v->m_rank, err);
+    v->m_res = jc_try_malloc(slots * sizeof *v->m_res, err);
+    if (!v->m_key || !v->m_rank || !v->m_res)
+        return -1;
+    char *buf = NULL;
+    size_t bufcap = 0;
+    for (uint64_t r = 0; r < mv->arr.n; r++) {
+        gguf_str s = gguf_arr_str(mv, r);
+        if (s.len < 3)
+            continue;
+        /* split at the first space after the first byte, as llama.cpp does */
+        const char *sp = memchr(s.ptr + 1, ' ', s.len - 1);
+        if (!sp)
+            continue;
+        size_t la = (size_t)(sp - s.ptr), lb = s.len - la - 1;
+        int32_t a = tok_lookup(v, s.ptr, la), b = tok_lookup(v, sp + 1, lb);
+        if (a < 0 || b < 0)
+            continue;
+        if (la + lb > bufcap) {
+            bufcap = (la + lb) * 2;
+            buf = jc_xrealloc(buf, bufcap);
+        }
+        memcpy(buf, s.ptr, la);
+        memcpy(buf + la, sp + 1, lb);
+        int32_t res = tok_lookup(v, buf, la + lb);
+        if (res < 0)
+            continue; /* a merge whose result is no token can never be emitted */
+        uint64_t key = (((uint64_t)(uint32_t)a << 32) | (uint32_t)b) + 1;
+        uint64_t x = key * 0x9e3779b97f4a7c15ULL;
+        uint32_t i = (uint32_t)(x >> 32) & v->m_mask;
+        while (v->m_key[i] && v->m_key[i] != key)
+            i = (i + 1) & v->m_mask;
+        if (v->m_key[i])
+            continue; /* the first (lowest) rank wins */
+        v->m_key[i] = key;
+        v->m_rank[i] = (int32_t)r;
+        v->m_res[i] = res;
+        v->n_merges++;
+    }
+    free(buf);
+    return 0;
+}
+
+/* Reads an optional token id key into *id; ids out of range are ignored. */
+static void get_id(const gguf_file *f, const char *key, int32_t n, int32_t *id)
+{
+    uint64_t u;
+    if (gguf_get_u64(f, key, &u) && u < (uint64_t)n)
+        *id = (int32_t)u;
+}
+
+static bool text_is(const tok_vocab *v, int32_t id, const char *s)
+{
+    size_t l;
+    const char *t = tok_str(v, id, &l);
+    return l == strlen(s) && memcmp(t, s, l) == 0;
+}
+
+static bool text_in(const tok_vocab *v, int32_t id, const char *const *list)
+{
+    for (; *list; list++)
+        if (text_is(v, id, *list))
+            return true;
+    return false;
+}
+
+static int32_t find_first_of(const tok_vocab *v, const char *const *list)
+{
+    for (; *list; list++) {
+        int32_t id = tok_lookup(v, *list, strlen(*list));
+        if (id >= 0)
+            return id;
+    }
+    return -1;
+}
+
+static const char *const eot_texts[] = {
+    "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|end_of_text|>",
+    "<EOT>", "_<EOT>", "[EOT]", "<\xef\xbd\x9c" "end\xe2\x96\x81" "of\xe2\x96\x81" "sentence\xef\xbd\x9c>",
+    "<end_of_utterance>", NULL};
+static const char *const eog_texts[] = {
+    "<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>", "<|flush|>", "<|calls|>",
+    "<end_of_turn>", "<|endoftext|>", "</s>", "<|eom_id|>", "<EOT>", "_<EOT>", "[EOT]", "[EOS]",
+    "<|end_of_text|>", "<end_of_utterance>", "<eos>", "<turn|>", "<|tool_response>",
+    "<\xef\xbd\x9c" "end\xe2\x96\x81" "of\xe2\x96\x81" "sentence\xef\xbd\x9c>", "[e~[", NULL};
+static const char *const fim_pad_texts[] = {"<|fim_pad|>", "<fim-pad>", "<fim_pad>", "<PAD>", "[PAD]", NULL};
+static const char *const fim_rep_texts[] = {"<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>", "<reponame>", NULL};
+static const char *const fim_sep_texts[] = {"<|file_sep|>", NULL};
+
+static void make_control(tok_vocab *v, int32_t id)
+{
+    if (v->attr[id] != TOK_ATTR_CONTROL)
+        v->attr[id] = TOK_ATTR_CONTROL;
+}
+
+/* End-of-generation set, as llama.cpp's load builds it. */
+static void build_eog(tok_vocab *v)
+{
+    if (v->eot < 0) {
+        for (int32_t id = 0; id < v->n && v->eot < 0; id++)
+            if (text_in(v, id, eot_texts)) {
+                v->eot = id;
+                make_control(v, id);
+            }
+    }
+    if (v->eom < 0) {
+        v->eom = tok_lookup(v, "<|eom_id|>", 10);
+        if (v->eom >= 0)
+            make_control(v, v->eom);
+    }
+    /* control tokens that say "unused" */
+    for (int32_t id = 0; id < v->n; id++) {
+        if (v->attr[id] != TOK_ATTR_CONTROL)
+            continue;
+        size_t l;
+        const char *t = tok_str(v, id, &l);
+        if (memmem(t, l, "unused", 6))
+            v->flags[id] |= TOK_F_UNUSED;
+    }
+    int32_t fim[3] = {find_first_of(v, fim_pad_texts), find_first_of(v, fim_rep_texts),
+                      find_first_of(v, fim_sep_texts)};
+    for (int k = 0; k < 3; k++)
+        if (fim[k] >= 0) {
+            v->flags[fim[k]] |= TOK_F_EOG;
+            make_control(v, fim[k]);
+        }
+    for (int32_t id = 0; id < v->n; id++)
+        if (text_in(v, id, eog_texts)) {
+            v->flags[id] |= TOK_F_EOG;
+            make_control(v, id);
+        }
+    /* gpt-oss quirk: these are always rendered */
+    static const char *const user_texts[] = {"<|channel|>", "<|message|>", "<|start|>", "<|constrain|>", NULL};
+    for (const char *const *p = user_texts; *p; p++) {
+        int32_t id = tok_lookup(v, *p, strlen(*p));
+        if (id >= 0)
+            v->attr[id] = TOK_ATTR_USER_DEFINED;
+    }
+    if (v->eos >= 0)
+        v->flags[v->eos] |= TOK_F_EOG;
+    if (v->eot >= 0)
+        v->flags[v->eot] |= TOK_F_EOG;
+    if (v->eom >= 0)
+        v->flags[v->eom] |= TOK_F_EOG;
+    /* o200k_harmony / solar-open: <|end|> is not the end when <|return|>+<|call|> exist */
+    int32_t ret = tok_lookup(v, "<|return|>", 10), call = tok_lookup(v, "<|call|>", 8);
+    int32_t calls = tok_lookup(v, "<|calls|>", 9), flush = tok_lookup(v, "<|flush|>", 9);
+    int32_t end = tok_lookup(v, "<|end|>", 7);
+    if (end >= 0 && (v->flags[end] & TOK_F_EOG) &&
+        ((ret >= 0 && (call >= 0 || calls >= 0)) || ((call >= 0 || calls >= 0) && flush >= 0))) {
+        v->flags[end] &= (uint8_t)~TOK_F_EOG;
+        v->attr[end] = TOK_ATTR_USER_DEFINED;
+    }
+    /* gemma4 / paddleocr: </s> is not the end when <|tool_response> exists */
+    int32_t tr = tok_lookup(v, "<|tool_response>", 16), s = tok_lookup(v, "</s>", 4);
+    if (tr >= 0 && s >= 0 && (v->flags[s] & TOK_F_EOG) && s != v->eos) {
+        v->flags[s] &= (uint8_t)~TOK_F_EOG;
+        v->attr[s] = TOK_ATTR_NORMAL;
+    }
+    size_t n = 0;
+    for (int32_t id = 0; id < v->n; id++)
+        n += (v->flags[id] & TOK_F_EOG) != 0;
+    v->eog_ids = jc_xmalloc((n ? n : 1) * sizeof *v->eog_ids);
+    v->n_eog = 0;
+    for (int32_t id = 0; id < v->n; id++)
+        if (v->flags[id] & TOK_F_EOG)
+            v->eog_ids[v->n_eog++] = id;
+}
+
+static int cmp_special(const void *a, const void *b, void *ctx)
+{
+    const tok_vocab *v = ctx;
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    uint32_t lx = v->tok_off[x + 1] - v->tok_off[x], ly = v->tok_off[y + 1] - v->tok_off[y];
+    if (lx != ly)
+        return lx > ly ? -1 : 1;
+    return (x > y) - (x < y);
+}
+
+static bool contains_ci(const char *hay, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (const char *p = hay; *p; p++)
+        if (strncasecmp(p, needle, n) == 0)
+            return true;
+    return false;
+}
+
+static void build_special(tok_vocab *v, const gguf_file *f)
+{
+    size_t n = 0;
+    for (int32_t id = 0; id < v->n; id++) {
+        uint8_t a = v->attr[id];
+        if (a == TOK_ATTR_CONTROL || a == TOK_ATTR_USER_DEFINED || a == TOK_ATTR_UNKNOWN)
+            n++;
+    }
+    v->special = jc_xmalloc((n ? n : 1) * sizeof *v->special);
+    v->n_special = 0;
+    for (int32_t id = 0; id < v->n; id++) {
+        uint8_t a = v->attr[id];
+        if (a == TOK_ATTR_CONTROL || a == TOK_ATTR_USER_DEFINED || a == TOK_ATTR_UNKNOWN)
+            v->special[v->n_special++] = id;
+    }
+    qsort_r(v->special, v->n_special, sizeof *v->special, cmp_special, v);
+
+    /* per-model strip attributes llama.cpp sets by name */
+    char *name = gguf_get_strdup(f, "general.name");
+    char *arch = gguf_get_strdup(f, "general.architecture");
+    const char *pre = v->pre_name;
+    if (strstr(pre, "jina-v2-de") || strstr(pre, "jina-v2-es") || strstr(pre, "jina-v2-code") ||
+        (arch && (strstr(arch, "nomic-bert-moe") || strstr(arch, "jina-bert-v3")))) {
+        int32_t id = tok_lookup(v, "<mask>", 6);
+        if (id >= 0)
+            v->flags[id] |= TOK_F_LSTRIP;
+    } else if (name && (contains_ci(name, "phi-3") || contains_ci(name, "phi3"))) {
+        for (size_t i = 0; i < v->n_special; i++)
+            v->flags[v->special[i]] |= TOK_F_RSTRIP;
+        int32_t id = tok_lookup(v, "</s>", 4);
+        if (id >= 0)
+            v->flags[id] |= TOK_F_RSTRIP;
+        static const char *const no[] = {"<unk>", "<s>", "<|endoftext|>", NULL};
+        for (const char *const *p = no; *p; p++) {
+            id = tok_lookup(v, *p, strlen(*p));
+            if (id >= 0)
+                v->flags[id] &= (uint8_t)~TOK_F_RSTRIP;
+        }
+    } else if (name && contains_ci(name, "modern-bert")) {
+        int32_t id = tok_lookup(v, "[MASK]", 6);
+        if (id >= 0)
+            v->flags[id] |= TOK_F_LSTRIP;
+    }
+    free(name);
+    free(arch);
+}
+
+static void build_byte_tokens(tok_vocab *v)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (int b = 0; b < 256; b++) {
+        int32_t id = -1;
+        if (v->model == TOK_MODEL_BPE && v->byte_encode) {
+            char u[4];
+            size_t l = tok_utf8_put(tok_byte_to_cp((uint8_t)b), u);
+            id = tok_lookup(v, u, l);
+        } else {
+            char buf[6] = {'<', '0', 'x', hex[b >> 4], hex[b & 15], '>'};
+            id = tok_lookup(v, buf, 6);
+            if (id < 0 && v->model == TOK_MODEL_SPM) {
+                char c = (char)b;
+                id = tok_lookup(v, &c, 1);
+            }
+        }
+        v->byte_tok[b] = id;
+    }
+}
+
+tok_vocab *tok_load(const gguf_file *f, jc_err *err)
+{
+    tok_vocab *v = jc_xcalloc(1, sizeof *v);
+    v->bos = v->eos = v->eot = v->eom = v->unk = v->sep = v->pad = v->mask = v->nl = -1;
+    char *model = gguf_get_strdup(f, "tokenizer.ggml.model");
+    char *pre = gguf_get_strdup(f, "tokenizer.ggml.pre");
+    const gguf_value *tv;
+    int rc = -1;
+
+    if (!model) {
+        jc_errf(err, "tokenizer.ggml.model: missing (the file has no tokenizer)");
+        goto out;
+    }
+    if (!strcmp(model, "llama")) {
+        v->model = TOK_MODEL_SPM;
+        v->bos = 1, v->eos = 2, v->unk = 0;
+        v->add_space_prefix = true, v->add_bos = true;
+    } else if (!strcmp(model, "gpt2") || !strcmp(model, "gemma4")) {
+        v->model = TOK_MODEL_BPE;
+        v->bos = 11, v->eos = 11;
+        v->byte_encode = true;
+    } else if (!strcmp(model, "bert")) {
+        v->model = TOK_MODEL_WPM;
+        v->bos = 101, v->unk = 100, v->sep = 102, v->pad = 0, v->mask = 103;
+        v->add_bos = true, v->add_sep = true;
+        v->wpm_lowercase = v->wpm_strip_accents = true;
+    } else if (!strcmp(model, "no_vocab") || !strcmp(model, "none")) {
+        jc_errf(err, "tokenizer.ggml.model: '%s': the model has no vocabulary", model);
+        goto out;
+    } else {
+        jc_errf(err, "tokenizer.ggml.model: unsupported tokenizer '%s' (janc reads llama, gpt2, bert)", model);
+        goto out;
+    }
+    snprintf(v->pre_name, sizeof v->pre_name, "%s", pre ? pre : "default");
+
+    tv = gguf_get(f, "tokenizer.ggml.tokens");
+    if (!tv) {
+        jc_errf(err, "tokenizer.ggml.tokens: missing");
+        goto out;
+    }
+    if (tv->type != GGUF_VT_ARRAY || tv->arr.type != GGUF_VT_STRING) {
+        jc_errf(err, "tokenizer.ggml.tokens: expected an array of strings");
+        goto out;
+    }
+    if (tv->arr.n == 0 || tv->arr.n > (1u << 24)) {
+        jc_errf(err, "tokenizer.ggml.tokens: %" PRIu64 " tokens (expected 1..16777216)", tv->arr.n);
+        goto out;
+    }
+    v->n = (int32_t)tv->arr.n;
+    {
+        uint64_t total = 0;
+        for (int32_t i = 0; i < v->n; i++) {
+            uint64_t l = gguf_arr_str(tv, (uint64_t)i).len;
+            total += l ? l : 32; /* room for "[EMPTY_<i>]" */
+        }
+        if (total >= UINT32_MAX) {
+            jc_errf(err, "tokenizer.ggml.tokens: %" PRIu64 " bytes of token text is too much", total);
+            goto out;
+        }
+        v->text_pool = jc_try_malloc(total + 1, err);
+        v->tok_off = jc_try_malloc(((size_t)v->n + 1) * sizeof *v->tok_off, err);
+        v->scores = jc_try_calloc((size_t)v->n, sizeof *v->scores, err);
+        v->attr = jc_try_malloc((size_t)v->n, err);
+        v->flags = jc_try_calloc((size_t)v->n, 1, err);
+        if (!v->text_pool || !v->tok_off || !v->scores || !v->attr || !v->flags)
+            goto out;
+        uint32_t off = 0;
+        for (int32_t i = 0; i < v->n; i++) {
+            gguf_str s = gguf_arr_str(tv, (uint64_t)i);
+            v->tok_off[i] = off;
+            if (s.len == 0) {
+                off += (uint32_t)sprintf(v->text_pool + off, "[EMPTY_%d]", (int)i);
+            } else {
+                memcpy(v->text_pool + off, s.ptr, s.len);
+                off += (uint32_t)s.len;
+            }
+            if (off - v->tok_off[i] > v->max_tok_len)
+                v->max_tok_len = off - v->tok_off[i];
+        }
+        v->tok_off[v->n] = off;
+    }
+    {
+        const gguf_value *sv = gguf_get(f, "tokenizer.ggml.scores");
+        if (sv) {
+            if (sv->type != GGUF_VT_ARRAY || (sv->arr.type != GGUF_VT_FLOAT32 && sv->arr.type != GGUF_VT_INT32)) {
+                jc_errf(err, "tokenizer.ggml.scores: expected an array of f32 or i32");
+                goto out;
+            }
+            if (sv->arr.n < (uint64_t)v->n) {
+                jc_errf(err, "tokenizer.ggml.scores: %" PRIu64 " scores for %d tokens", sv->arr.n, (int)v->n);
+                goto out;
+            }
+            for (int32_t i = 0; i < v->n; i++)
+                v->scores[i] = (float)gguf_arr_f64(sv, (uint64_t)i);
+        }
+        const gguf_value *ty = gguf_get(f, "tokenizer.ggml.token_type");
+        memset(v->attr, TOK_ATTR_NORMAL, (size_t)v->n);
+        if (ty) {
+            if (ty->type != GGUF_VT_ARRAY || ty->arr.type != GGUF_VT_INT32) {
+                jc_errf(err, "tokenizer.ggml.token_type: expected an array of i32");
+                goto out;
+            }
+            if (ty->arr.n < (uint64_t)v->n) {
+                jc_errf(err, "tokenizer.ggml.token_type: %" PRIu64 " types for %d tokens", ty->arr.n, (int)v->n);
+                goto out;
+            }
+            for (int32_t i = 0; i < v->n; i++) {
+                int64_t t = gguf_arr_i64(ty, (uint64_t)i);
+                v->attr[i] = (t >= 1 && t <= 6) ? (uint8_t)t : TOK_ATTR_UNDEFINED;
+            }
+        }
+    }
+    if (build_text_table(v, err) < 0)
+        goto out;
+
+    if (v->model == TOK_MODEL_BPE) {
+        if (!strcmp(model, "gemma4"))
+            snprintf(v->pre_name, sizeof v->pre_name, "gemma4");
+        if (tok_pre_init(v, !strcmp(model, "gemma4") ? "gemma4" : pre, err) < 0)
+            goto out;
+        if (load_merges(v, f, err) < 0)
+            goto out;
+        if (!v->m_key && strcmp(v->pre_name, "kimi-k2") != 0) {
+            jc_errf(err, "tokenizer.ggml.merges: missing (required by a gpt2 tokenizer)");
+            goto out;
+        }
+    }
+    {
+        bool b;
+        if (gguf_get_bool(f, "tokenizer.ggml.add_space_prefix", &b))
+            v->add_space_prefix = b;
+        uint64_t u;
+        if (v->model == TOK_MODEL_WPM && gguf_get_u64(f, "tokenizer.ggml.cls_token_id", &u) && u < (uint64_t)v->n)
+            v->bos = (int32_t)u;
+        if (v->bos >= v->n) v->bos = -1;
+        if (v->eos >= v->n) v->eos = -1;
+        if (v->unk >= v->n) v->unk = -1;
+        if (v->sep >= v->n) v->sep = -1;
+        if (v->pad >= v->n) v->pad = -1;
+        if (v->mask >= v->n) v->mask = -1;
+        get_id(f, "tokenizer.ggml.bos_token_id", v->n, &v->bos);
+        get_id(f, "tokenizer.ggml.eos_token_id", v->n, &v->eos);
+        get_id(f, "tokenizer.ggml.eot_token_id", v->n, &v->eot);
+        get_id(f, "tokenizer.ggml.eom_token_id", v->n, &v->eom);
+        get_id(f, "tokenizer.ggml.unknown_token_id", v->n, &v->unk);
+        get_id(f, "tokenizer.ggml.seperator_token_id", v->n, &v->sep);
+        get_id(f, "tokenizer.ggml.padding_token_id", v->n, &v->pad);
+        get_id(f, "tokenizer.ggml.mask_token_id", v->n, &v->mask);
+        if (gguf_get_bool(f, "tokenizer.ggml.add_bos_token", &b))
+            v->add_bos = b;
+        if (gguf_get_bool(f, "tokenizer.ggml.add_eos_token", &b))
+            v->add_eos = b;
+        if (gguf_get_bool(f, "tokenizer.ggml.add_sep_token", &b))
+            v->add_sep = b;
+        if (!strcmp(v->pre_name, "gemma4"))
+            v->add_bos = true;
+        if (v->add_bos && v->bos < 0) {
+            jc_errf(err, "tokenizer.ggml.add_bos_token is true, but tokenizer.ggml.bos_token_id is not set");
+            goto out;
+        }
+        if (v->add_eos && v->eos < 0) {
+            jc_errf(err, "tokenizer.ggml.add_eos_token is true, but tokenizer.ggml.eos_token_id is not set");
+            goto out;
+        }
+        if (v->add_sep && v->sep < 0) {
+            jc_errf(err, "tokenizer.ggml.add_sep_token is true, but tokenizer.ggml.seperator_token_id is not set");
+            goto out;
+        }
+        if (gguf_get_bool(f, "tokenizer.ggml.normalizer.lowercase", &b))
+            v->wpm_lowercase = b;
+        v->wpm_strip_accents = v->wpm_lowercase;
+        if (gguf_get_bool(f, "tokenizer.ggml.normalizer.strip_accents", &b))
+            v->wpm_strip_accents = b;
+    }
+    build_byte_tokens(v);
+    build_eog(v);
+    build_special(v, f);
+    if (tok_pieces_build(v, err) < 0)
+        goto out;
+    /* the newline token */
+    if (v->model == TOK_MODEL_SPM) {
+        v->nl = v->byte_tok['\n'] >= 0 ? v->byte_tok['\n'] : v->pad;
+    } else if (v->model == TOK_MODEL_WPM) {
+        v->nl = v->pad;
+    } else {
+        int32_t ids[8];
+        size_t need = 0;
+        jc_err e2 = {{0}};
+        int k = tok_encode(v, "\n", 1, false, false, ids, 8, &need, &e2);
+        v->nl = k > 0 ? ids[0] : v->pad;
+    }
+    rc = 0;
+out:
+    free(model);
+    free(pre);
+    if (rc < 0) {
+        tok_free(v);
+        return NULL;
+    }
+    return v;
+}
+
+tok_vocab *tok_load_path(const char *path, jc_err *err)
+{
+    gguf_file *f = gguf_open(path, err);
+    if (!f)
+        return NULL;
+    tok_vocab *v = tok_load(f, err);
+    if (!v)
+        jc_err_prefix(err, "%s", path);
+    gguf_close(f);
+    return v;
+}
+
+void tok_free(tok_vocab *v)
+{
+    if (!v)
+        return;
+    free(v->text_pool);
+    free(v->tok_off);
+    free(v->scores);
+    free(v->attr);
+    free(v->flags);
+    free(v->h_hash);
+    free(v->h_id);
+    free(v->m_key);
+    free(v->m_rank);
+    free(v->m_res);
+    free(v->piece_pool);
+    free(v->piece_off);
+    free(v->eog_ids);
+    free(v->special);
+    tok_pre_free(v->pre);
+    free(v);
+}
+
+/* ---- accessors ---- */
+
+int32_t tok_n_vocab(const tok_vocab *v) { return v->n; }
+enum tok_model tok_model_kind(const tok_vocab *v) { return v->model; }
+const char *tok_pre_name(const tok_vocab *v) { return v->pre_name; }
+int32_t tok_bos(const tok_vocab *v) { return v->bos; }
+int32_t tok_eos(const tok_vocab *v) { return v->eos; }
+int32_t tok_eot(const tok_vocab *v) { return v->eot; }
+int32_t tok_unk(const tok_vocab *v) { return v->unk; }
+int32_t tok_sep(const tok_vocab *v) { return v->sep; }
+int32_t tok_pad(const tok_vocab *v) { return v->pad; }
+int32_t tok_cls(const tok_vocab *v) { return v->bos; }
+int32_t tok_nl(const tok_vocab *v) { return v->nl; }
+bool tok_add_bos(const tok_vocab *v) { return v->add_bos; }
+bool tok_add_eos(const tok_vocab *v) { return v->model == TOK_MODEL_WPM ? v->add_sep : v->add_eos; }
+
+bool tok_is_eog(const tok_vocab *v, int32_t id)
+{
+    return id >= 0 && id < v->n && (v->flags[id] & TOK_F_EOG);
+}
+
+bool tok_is_control(const tok_vocab *v, int32_t id)
+{
+    return id >= 0 && id < v->n && v->attr[id] == TOK_ATTR_CONTROL;
+}
+
+enum tok_attr tok_attr(const tok_vocab *v, int32_t id)
+{
+    return (id >= 0 && id < v->n) ? (enum tok_attr)v->attr[id] : TOK_ATTR_UNDEFINED;
+}
+
+const char *tok_text(const tok_vocab *v, int32_t id, size_t *len)
+{
+    if (id < 0 || id >= v->n) {
+        if (len)
+            *len = 0;
+        return "";
+    }
+    size_t l;
+    const char *t = tok_str(v, id, &l);
+    if (len)
+        *len = l;
+    return t;
+}
+
+int32_t tok_find(const tok_vocab *v, const char *s, size_t len)
+{
+    return tok_lookup(v, s, len);
+}
+
+const int32_t *tok_eog_ids(const tok_vocab *v, size_t *n)
+{
+    *n = v->n_eog;
+    return v->eog_ids;
+}
+
+/* ---- encoding ---- */
+
+/* A piece of the input: plain text [off, off+len) when id < 0, else a special token. */
+typedef struct frag {
+    size_t off, len;
+    int32_t id;
+} frag;
+
+static int cmp_frag(const void *a, const void *b)
+{
+    const frag *x = a, *y = b;
+    return (x->off > y->off) - (x->off < y->off);
+}
+
+static bool is_space_byte(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
+}
+
+/*
+ * Finds the special tokens in s (llama.cpp's tokenizer_st_partition): each
+ * candidate token, longest first, claims its left-to-right non-overlapping
+ * occurrences in the text no earlier token claimed. Control and unknown
+ * tokens only when parse_special; user-defined tokens always. Returns the
+ * accepted occurrences sorted by offset in a new array (*n_out), with
+ * whitespace eaten by LSTRIP/RSTRIP tokens recorded as fragments of id -2.
+ * NULL with *n_out = 0 when there are none.
+ */
+static frag *partition(const tok_vocab *v, const char *s, size_t n, bool parse_special, size_t *n_out, bool *oom)
+{
+    *n_out = 0;
+    *oom = false;
+    if (v->n_special == 0 || n == 0)
+        return NULL;
+    /* which tokens take part, and a prefilter on their first two bytes */
+    uint8_t first1[256] = {0};
+    uint64_t *pair = NULL;
+    size_t n_cand_tok = 0;
+    for (size_t k = 0; k < v->n_special; k++) {
+        int32_t id = v->special[k];
+        if (!parse_special && v->attr[id] != TOK_ATTR_USER_DEFINED)
+            continue;
+        size_t l;
+        const uint8_t *t = (const uint8_t *)tok_str(v, id, &l);
+        if (l == 0 || l > n)
+            continue;
+        if (!pair)
+            pair = jc_xcalloc(65536 / 64, sizeof *pair);
+        if (l == 1)
+            first1[t[0]] = 1;
+        else
+            pair[((unsigned)t[0] << 8 | t[1]) >> 6] |= 1ULL << ((t[0] << 8 | t[1]) & 63);
+        n_cand_tok++;
+    }
+    if (!n_cand_tok) {
+        free(pair);
+        return NULL;
+    }
+    const uint8_t *u = (const uint8_t *)s;
+    size_t *cand = NULL, nc = 0, cc = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool hit = first1[u[i]];
+        if (!hit && i + 1 < n) {
+            unsigned p = (unsigned)u[i] << 8 | u[i + 1];
+            hit = (pair[p >> 6] >> (p & 63)) & 1;
+        }
+        if (!hit)
+            continue;
+        if (nc == cc) {
+            cc = cc ? cc * 2 : 64;
+            size_t *c2 = realloc(cand, cc * sizeof *c2);
+            if (!c2) {
+                *oom = true;
+                free(cand);
+                free(pair);
+                return NULL;
+            }
+            cand = c2;
+        }
+        cand[nc++] = i;
+    }
+    free(pair);
+    if (!nc) {
+        free(cand);
+        return NULL;
+    }
+    uint8_t *taken = calloc(n, 1);
+    frag *fr = NULL;
+    size_t nf = 0, cf = 0;
+    if (!taken) {
+        *oom = true;
+        goto out;
+    }
+    for (size_t k = 0; k < v->n_special; k++) {
+        int32_t id = v->special[k];
+        if (!parse_special && v->attr[id] != TOK_ATTR_USER_DEFINED)
+            continue;
+        size_t l;
+        const char *t = tok_str(v, id, &l);
+        if (l == 0 || l > n)
+            continue;
+        size_t next_free = 0; /* occurrences of one token do not overlap */
+        for (size_t c = 0; c < nc; c++) {
+            size_t p = cand[c];
+            if (p < next_free || p + l > n || memcmp(s + p, t, l) != 0)
+                continue;
+            if (memchr(taken + p, 1, l) || memchr(taken + p, 2, l))
+                continue;
+            memset(taken + p, 1, l);
+            next_free = p + l;
+            if (nf + 3 > cf) {
+                cf = cf ? cf * 2 : 16;
+                frag *f2 = realloc(fr, cf * sizeof *f2);
+                if (!f2) {
+                    *oom = true;
+                    goto out;
+                }
+                fr = f2;
+            }
+            fr[nf++] = (frag){p, l, id};
+            if (v->flags[id] & TOK_F_LSTRIP) {
+                size_t q = p;
+                while (q > 0 && !taken[q - 1] && is_space_byte(s[q - 1]))
+                    q--;
+                if (q < p) {
+                    memset(taken + q, 2, p - q);
+                    fr[nf++] = (frag){q, p - q, -2};
+                }
+            }
+            if (v->flags[id] & TOK_F_RSTRIP) {
+                size_t q = p + l;
+                while (q < n && !taken[q] && is_space_byte(s[q]))
+                    q++;
+                if (q > p + l) {
+                    memset(taken + p + l, 2, q - p - l);
+                    fr[nf++] = (frag){p + l, q - p - l, -2};
+                }
+            }
+        }
+    }
+    if (nf)
+        qsort(fr, nf, sizeof *fr, cmp_frag);
+out:
+    free(taken);
+    free(cand);
+    if (*oom) {
+        free(fr);
+        return NULL;
+    }
+    *n_out = nf;
+    return fr;
+}
+
+static int encode_text(const tok_vocab *v, const char *s, size_t n, tok_out *o, jc_err *err)
+{
+    switch (v->model) {
+    case TOK_MODEL_SPM:
+        return tok_spm_encode(v, s, n, o, err);
+    case TOK_MODEL_BPE:
+        return tok_bpe_encode(v, s, n, o, err);
+    case TOK_MODEL_WPM:
+        return tok_wpm_encode(v, s, n, o, err);
+    }
+    return jc_errf(err, "tokenizer: unknown model");
+}
+
+/* Encodes into a growable tok_out; 0 or -1 with err. */
+static int encode_all(const tok_vocab *v, const char *text, size_t len, bool add_special, bool parse_special,
+                      tok_out *o, jc_err *err)
+{
+    if (len > TOK_MAX_INPUT)
+        return jc_errf(err, "tokenize: input of %zu bytes is over the 1 GiB limit", len);
+    if (!text && len)
+        return jc_errf(err, "tokenize: no text");
+    bool oom = false;
+    size_t nf = 0;
+    frag *fr = partition(v, text, len, parse_special, &nf, &oom);
+    if (oom)
+        return jc_errf(err, "tokenize: out of memory");
+    int rc = -1;
+    if (add_special && v->add_bos && v->bos >= 0)
+        tok_out_push(o, v->bos);
+    bool prev_special = true; /* SPM prefixes a space to text at the start and after a special token */
+    size_t pos = 0;
+    for (size_t k = 0; k <= nf; k++) {
+        size_t end = k < nf ? fr[k].off : len;
+        if (end > pos) {
+            if (v->model == TOK_MODEL_SPM) {
+                /* SPM needs the prefix flag: pass it through a prefixed copy */
+                size_t m = end - pos;
+                bool pfx = v->add_space_prefix && prev_special;
+                char *buf = malloc(m + 2);
+                if (!buf) {
+                    jc_errf(err, "tokenize: out of memory");
+                    goto out;
+                }
+                if (pfx)
+                    buf[0] = ' ';
+                memcpy(buf + pfx, text + pos, m);
+                int r = tok_spm_encode(v, buf, m + pfx, o, err);
+                free(buf);
+                if (r < 0)
+                    goto out;
+            } else if (encode_text(v, text + pos, end - pos, o, err) < 0) {
+                goto out;
+            }
+            prev_special = false;
+        }
+        if (k < nf) {
+            if (fr[k].id >= 0) {
+                tok_out_push(o, fr[k].id);
+                prev_special = true;
+            }
+            pos = fr[k].off + fr[k].len;
+        }
+    }
+    if (add_special) {
+        if (v->model == TOK_MODEL_WPM) {
+            if (v->add_sep && v->sep >= 0)
+                tok_out_push(o, v->sep);
+        } else if (v->add_eos && v->eos >= 0) {
+            tok_out_push(o, v->eos);
+        }
+    }
+    if (o->oom) {
+        jc_errf(err, "tokenize: out of memory");
+        goto out;
+    }
+    rc = 0;
+out:
+    free(fr);
+    return rc;
+}
+
+int tok_encode(const tok_vocab *v, const char *text, size_t len, bool add_special, bool parse_special,
+               int32_t *out, size_t cap, size_t *needed, jc_err *err)
+{
+    tok_out o = {0};
+    if (needed)
+        *needed = 0;
+    if (encode_all(v, text, len, add_special, parse_special, &o, err) < 0) {
+        free(o.ids);
+        return -1;
+    }
+    if (o.n > (size_t)INT32_MAX) {
+        free(o.ids);
+        return jc_errf(err, "tokenize: too many tokens");
+    }
+    if (needed)
+        *needed = o.n;
+    if (o.n > cap) {
+        if (cap)
+            memcpy(out, o.ids, cap * sizeof *out);
+        free(o.ids);
+        return jc_errf(err, "tokenize: %zu tokens do not fit in %zu", o.n, cap);
+    }
+    if (o.n)
+        memcpy(out, o.ids, o.n * sizeof *out);
+    free(o.ids);
+    return (int)o.n;
+}
+
+int32_t *tok_encode_alloc(const tok_vocab *v, const char *text, size_t len, bool add_special,
+                          bool parse_special, size_t *n, jc_err *err)
+{
+    tok_out o = {0};
+    *n = 0;
+    if (encode_all(v, text, len, add_special, parse_special, &o, err) < 0) {
+        free(o.ids);
+        return NULL;
+    }
+    if (!o.ids)
+        o.ids = jc_xmalloc(sizeof *o.ids);
+    *n = o.n;
+    return o.ids;
+}
