@@ -7,7 +7,8 @@
 # headless Chromium (Debian's chromium, driven by playwright-core from npm):
 # the page asks for the key, lists the model, streams a chat answer, stops a
 # long generation and answers again, keeps chats over a reload, renders
-# markdown safely, works in a narrow window. Screenshots are kept in
+# markdown safely, imports a file, downloads one from a loopback web server,
+# deletes a model, saves a model's parameters, works in a narrow window. Screenshots are kept in
 # $JANC_BUILD/web-artifacts/. Skips (exit 77) with the reason when ../shared,
 # chromium, node/npm or playwright-core cannot be had.
 set -uo pipefail
@@ -41,12 +42,24 @@ fi
 cp "$src/tests/web/page_test.mjs" "$runner/"
 
 tmp=$(mktemp -d)
-pid=
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; rm -rf "$tmp"; }
+pid= files_pid=
+cleanup() {
+  [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+  [ -n "$files_pid" ] && kill "$files_pid" 2>/dev/null && wait "$files_pid" 2>/dev/null
+  rm -rf "$tmp"
+}
 trap cleanup EXIT
 mkdir -p "$tmp/data/models/stories"
 cp "$model" "$tmp/data/models/stories/"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+# A file to import from the page, and a loopback web server to download one from.
+mkdir -p "$tmp/import" "$tmp/files"
+cp "$shared/testdata/models/syn-a-Q4_0.gguf" "$tmp/import/"
+cp "$model" "$tmp/files/tiny.gguf"
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+files_port=$(free_port)
+python3 -m http.server --bind 127.0.0.1 --directory "$tmp/files" "$files_port" >/dev/null 2>&1 &
+files_pid=$!
+port=$(free_port)
 key=web-test-key-$RANDOM
 "$bin" serve --port "$port" --data-dir "$tmp/data" --api-key "$key" >"$tmp/serve.log" 2>&1 &
 pid=$!
@@ -85,6 +98,7 @@ id=$(curl -s -H "Authorization: Bearer $key" "$base/v1/models" |
 art=$build/web-artifacts
 rm -rf "$art"; mkdir -p "$art"
 (cd "$runner" && JANC_URL="$base/" MODEL_ID="$id" API_KEY="$key" WEB_ARTIFACTS="$art" \
+   IMPORT_PATH="$tmp/import/syn-a-Q4_0.gguf" DOWNLOAD_URL="http://127.0.0.1:$files_port/tiny.gguf" \
    timeout 60 node page_test.mjs)
 rc=$?
 [ $rc -eq 0 ] || { echo "--- janc serve log (last 30 lines)"; tail -30 "$tmp/serve.log"; echo "FAIL: the browser test (rc $rc); screenshots in $art"; exit 1; }

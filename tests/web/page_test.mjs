@@ -10,10 +10,14 @@
  *   - Stop aborts a long generation, the UI returns to ready, and the next
  *     message is answered (the server freed the slot);
  *   - chats survive a reload (localStorage);
- *   - the markdown renderer lets no HTML or javascript: link through.
+ *   - the markdown renderer lets no HTML or javascript: link through;
+ *   - import (IMPORT_PATH), download (DOWNLOAD_URL) and delete from the
+ *     models column, and the Settings form saving a parameter;
+ *   - the narrow layout; no page errors; no request outside janc.
  * Screenshots go to $WEB_ARTIFACTS. Exits 0 on success, 1 with a message.
  *
- * env: JANC_URL (http://127.0.0.1:PORT/), MODEL_ID, API_KEY (optional),
+ * env: JANC_URL (http://127.0.0.1:PORT/), MODEL_ID, API_KEY, IMPORT_PATH,
+ *      DOWNLOAD_URL (the last three optional),
  *      WEB_ARTIFACTS (folder), CHROMIUM (default /usr/bin/chromium),
  *      LONG_TOKENS (max tokens for the stop test, default 100000)
  */
@@ -130,6 +134,51 @@ try {
     md.includes('<pre><code data-lang="js">let a = &quot;&lt;script&gt;&quot;;</code></pre>') &&
     md.includes('<ul><li>one</li><li>two</li></ul>') && md.includes('href="https://example.com/a_b_c"'),
   'markdown renders bold, italic, code, fences, lists and http(s) links');
+
+  // Model management through the page (each step when the script gives its input).
+  page.on('dialog', (d) => d.accept()); // the delete confirmation
+  const getModel = (id) => page.evaluate(async (mid) => {
+    const r = await api('v1/models/' + encodeURIComponent(mid));
+    return r.ok ? r.json() : null;
+  }, id);
+  const stateOf = (id) => page.locator(`#models li.model[data-id="${id}"] .badge`);
+  if (process.env.IMPORT_PATH) {
+    await page.click('#add summary');
+    await page.fill('#import-form input[name=path]', process.env.IMPORT_PATH);
+    await page.fill('#import-form input[name=id]', 'web-imported');
+    await page.selectOption('#import-form select[name=mode]', 'link');
+    await page.click('#import-form button');
+    await page.locator('#models li.model[data-id="web-imported"]').waitFor();
+    await page.waitForFunction(() => /ready|running/.test(document.querySelector('#models li.model[data-id="web-imported"] .badge').textContent));
+    check(true, 'a GGUF file on this machine is imported from the form and listed as ready');
+    await page.click('#models li.model[data-id="web-imported"] button[data-act=delete]');
+    await page.locator('#models li.model[data-id="web-imported"]').waitFor({ state: 'detached' });
+    check(await getModel('web-imported') === null, 'Delete removes it (GET gives 404)');
+  }
+  if (process.env.DOWNLOAD_URL) {
+    if (!(await page.locator('#download-form').isVisible())) await page.click('#add summary');
+    await page.fill('#download-form input[name=source_url]', process.env.DOWNLOAD_URL);
+    await page.fill('#download-form input[name=id]', 'web-fetched');
+    await page.click('#download-form button');
+    await page.locator('#models li.model[data-id="web-fetched"]').waitFor();
+    await page.waitForFunction(() => {
+      const b = document.querySelector('#models li.model[data-id="web-fetched"] .badge');
+      return b && b.textContent === 'ready';
+    }, null, { timeout: 20000 });
+    check(true, 'a model downloaded from a link shows up ready (' + (await stateOf('web-fetched').innerText()) + ')');
+  }
+  {
+    const before = await getModel(modelId);
+    const t = before.parameters.temperature === 0.55 ? 0.45 : 0.55;
+    await page.click(`#models li.model[data-id="${modelId}"] button[data-act=edit]`);
+    await page.fill('#edit-parameters input[data-key=temperature]', String(t));
+    await page.click('#edit-save');
+    await page.waitForFunction(() => !document.getElementById('edit-dialog').open, null, { timeout: 5000 }).catch(() => {});
+    const msg = await page.locator('#edit-msg').innerText();
+    const after = await getModel(modelId);
+    check(after.parameters.temperature === t, `the Settings form saves parameters.temperature = ${t} (got ${after.parameters.temperature}${msg ? '; ' + msg : ''})`);
+    check(after.settings.ctx_len === before.settings.ctx_len, 'untouched settings keep their values and types');
+  }
 
   // A narrow window: the models column becomes a drawer.
   await page.setViewportSize({ width: 420, height: 780 });
