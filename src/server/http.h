@@ -1,0 +1,108 @@
+/*
+ * http.h — the HTTP/1.1 layer of the server, on libmicrohttpd.
+ *
+ * One thread per connection (MHD_USE_THREAD_PER_CONNECTION with an internal
+ * polling thread): a handler runs in its connection's thread and may block
+ * (waiting for a scheduler), checking http_peer_gone() now and then to learn
+ * that the client went away or that the server is shutting down.
+ *
+ * For each request the layer: refuses it with 401 when an API key is set
+ * and the Authorization header does not carry it (exempt paths excepted),
+ * answers CORS preflights when a CORS origin is set, refuses a body larger
+ * than max_body with 413 (by Content-Length before it arrives, else as it
+ * arrives), finds the route (404 unknown path, 405 wrong method, 400 bad
+ * escape) and calls its handler with the whole body. Every error is an
+ * OpenAI error object {"error":{"message","type","param","code"}}.
+ *
+ * Threads: http_start returns once the socket listens. http_quiesce stops
+ * accepting and tells every waiting handler and stream (http_peer_gone
+ * becomes true); http_stop then closes connections and joins threads.
+ */
+#ifndef HTTP_H
+#define HTTP_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "base/jc.h"
+#include "server/http_route.h"
+
+typedef struct http_server http_server;
+
+typedef struct http_options {
+    const char *host;          /* address to bind; NULL: "127.0.0.1" */
+    int port;                  /* 0: any free port (see http_port) */
+    size_t max_body;           /* bytes; 0: 8 MiB */
+    unsigned max_conns;        /* 0: 256 */
+    const char *api_key;       /* NULL/"": no authentication */
+    const char *cors_origin;   /* NULL/"": no CORS headers */
+    const http_route *routes;  /* the routes table (must outlive the server) */
+    size_t n_routes;
+    void *app;                 /* passed to every handler */
+    const char *const *auth_exempt; /* NULL-terminated path prefixes that need no key ("/health") */
+} http_options;
+
+/* Starts listening. Returns NULL with err set (e.g. the port is taken). Free with http_stop. */
+http_server *http_start(const http_options *o, jc_err *err);
+/* The port actually bound. */
+int http_port(const http_server *s);
+/* The host string bound (as given, or the default). */
+const char *http_host(const http_server *s);
+/* Stops accepting connections and marks the server as stopping. Idempotent. */
+void http_quiesce(http_server *s);
+/* Quiesces, closes every connection, joins the threads and frees s. NULL is fine. */
+void http_stop(http_server *s);
+
+/* --- inside a handler ------------------------------------------------ */
+
+/* What a blocked handler or stream may ask about its client. */
+typedef struct http_peer {
+    int fd;                  /* the connection's socket */
+    const http_server *srv;
+} http_peer;
+
+/* True when the client has closed its end, or the server is stopping. Cheap (one recv MSG_PEEK). */
+bool http_peer_gone(const http_peer *p);
+/* True when the server is stopping. */
+bool http_peer_stopping(const http_peer *p);
+
+const char *http_req_method(const http_req *r);
+/* The raw path (no query string). */
+const char *http_req_path(const http_req *r);
+/* The decoded "{name}" capture, or NULL. */
+const char *http_req_param(const http_req *r, const char *name);
+/* The request body (NUL-terminated; len may be NULL). Never NULL. */
+const char *http_req_body(const http_req *r, size_t *len);
+/* A request header, or NULL. */
+const char *http_req_header(const http_req *r, const char *name);
+const http_peer *http_req_peer(const http_req *r);
+
+/*
+ * Replies. A handler calls exactly one of these; each returns 0 (or -1 when
+ * a reply was already made or memory ran out, for our bugs).
+ */
+/* Status and a JSON body; takes ownership of body. */
+int http_reply_json(http_req *r, unsigned status, json_t *body);
+/* Status and raw bytes (copied). */
+int http_reply_raw(http_req *r, unsigned status, const char *content_type, const void *data, size_t len);
+/* An OpenAI error object. type NULL: chosen by status; param/code may be NULL. */
+int http_reply_error(http_req *r, unsigned status, const char *param, const char *code, const char *fmt, ...)
+    JC_PRINTF(5, 6);
+
+/*
+ * A streamed body (chunked transfer encoding), e.g. SSE. read is called in
+ * the connection's thread, may block, and returns the bytes written to buf
+ * (> 0), 0 at the end of the stream, or -1 to abort the connection. done is
+ * called exactly once when the response is finished or abandoned (client
+ * gone): it frees cls. Takes ownership of cls even on failure.
+ */
+typedef ssize_t (*http_stream_read_fn)(void *cls, const http_peer *peer, char *buf, size_t cap);
+typedef void (*http_stream_done_fn)(void *cls);
+int http_reply_stream(http_req *r, unsigned status, const char *content_type, http_stream_read_fn read,
+                      http_stream_done_fn done, void *cls);
+
+/* The OpenAI error object for status (type chosen by status) as a new JSON value. */
+json_t *http_error_json(unsigned status, const char *param, const char *code, const char *msg);
+
+#endif
