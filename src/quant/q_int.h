@@ -28,6 +28,11 @@ typedef struct q_traits {
 /* The traits of a type janc knows (weights and activation formats), or NULL. */
 const q_traits *q_traits_get(uint32_t type);
 
+static inline int64_t q_min64(int64_t a, int64_t b)
+{
+    return a < b ? a : b;
+}
+
 /* Round to nearest, ties to even, for |f| < 2^22 (ggml's nearest_int). */
 static inline int q_nearest_int(float f)
 {
