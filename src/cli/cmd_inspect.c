@@ -264,8 +264,15 @@ static void print_human(FILE *out, const gguf_file *f, const char *path)
         int o = 0;
         for (uint32_t d = 0; d < t->n_dims; d++)
             o += snprintf(shape + o, sizeof shape - (size_t)o, "%s%" PRId64, d ? " x " : "", t->ne[d]);
-        fprintf(out, "  %5" PRIu64 "  %-*s  %-8s  %-24s  %12" PRIu64 "\n", i, (int)name_w, t->name,
-                ggml_type_name(t->type), shape, t->size);
+        bool plain = true;
+        for (const char *c = t->name; *c && plain; c++)
+            plain = (unsigned char)*c >= 0x20 && *c != 0x7f;
+        fprintf(out, "  %5" PRIu64 "  ", i);
+        if (plain) /* names with control bytes are shown escaped, so each tensor stays on one line */
+            fprintf(out, "%-*s", (int)name_w, t->name);
+        else
+            put_escaped(out, (gguf_str){t->name, strlen(t->name)}, false, 200);
+        fprintf(out, "  %-8s  %-24s  %12" PRIu64 "\n", ggml_type_name(t->type), shape, t->size);
         params += gguf_tensor_nelems(t); /* each < 2^63; a sum past 2^64 would need an impossible file */
         bytes += t->size;
     }
