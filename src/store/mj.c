@@ -21,7 +21,7 @@
 /* Containers nest deeper than this only in hostile files; past it no commas are inserted. */
 #define TOL_MAX_DEPTH 256
 
-enum tol_last { TOL_NONE, TOL_VALUE, TOL_OPEN, TOL_COMMA, TOL_COLON };
+enum tol_last { TOL_NONE, TOL_VALUE, TOL_KEY, TOL_OPEN, TOL_COMMA, TOL_COLON };
 
 typedef struct tol {
     jc_buf out;
@@ -87,6 +87,7 @@ static int tol_run(tol *t, const char *s, size_t n)
     while (i < n) {
         char c = s[i];
         bool in_container = depth > 0 || deep > 0 || wrap;
+        bool in_obj = deep ? false : depth ? stack[depth - 1] == '{' : wrap;
         if (c == '/' && i + 1 < n && (s[i + 1] == '/' || s[i + 1] == '*')) {
             size_t end = tol_skip(s, n, i);
             /* tol_skip also eats whitespace: copy newlines, blank the rest */
@@ -104,6 +105,7 @@ static int tol_run(tol *t, const char *s, size_t n)
         if (c != ',' && c != '}' && c != ']')
             pending_comma = SIZE_MAX;
         if (c == '"') {
+            bool key = in_obj && (last == TOL_OPEN || last == TOL_COMMA || last == TOL_VALUE || last == TOL_NONE);
             if (last == TOL_VALUE && in_container && tol_insert(t, ','))
                 return -1;
             size_t j = i + 1;
@@ -117,7 +119,7 @@ static int tol_run(tol *t, const char *s, size_t n)
             if (jc_buf_append(&t->out, s + i, j - i))
                 return -1;
             i = j;
-            last = TOL_VALUE;
+            last = key ? TOL_KEY : TOL_VALUE;
             continue;
         }
         if (c == '{' || c == '[') {
@@ -167,7 +169,6 @@ static int tol_run(tol *t, const char *s, size_t n)
     }
     if (wrap && tol_insert(t, '}'))
         return -1;
-    (void)stack;
     return 0;
 }
 
@@ -196,13 +197,10 @@ json_t *mj_parse(const char *text, size_t len, const char *label, jc_err *err)
     json_error_t je;
     root = json_loadb(t.out.data ? t.out.data : "", t.out.len, 0, &je);
     if (!root) {
-        size_t pos = je.position > 0 ? (size_t)je.position : 0;
-        pos = tol_orig(&t, pos);
+        /* jansson's position is just past the offending character */
+        size_t pos = je.position > 0 ? tol_orig(&t, (size_t)je.position - 1) : 0;
         if (pos > len)
             pos = len;
-        /* jansson's position is just past the offending character */
-        if (pos > 0 && je.position > 0)
-            pos--;
         int line = 1, col = 1;
         for (size_t i = 0; i < pos; i++) {
             if (text[i] == '\n') {
@@ -511,6 +509,12 @@ static int fix_str(json_t *o, const char *where, const char *key, const char *de
     if (num_ok && json_is_integer(v)) {
         char buf[32];
         snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(v));
+        json_object_set_new(o, key, json_string(buf));
+        return 0;
+    }
+    if (num_ok && json_is_real(v)) {
+        char buf[32];
+        snprintf(buf, sizeof buf, "%g", json_real_value(v));
         json_object_set_new(o, key, json_string(buf));
         return 0;
     }
