@@ -1,0 +1,1536 @@
+/*
+ * tmpl_filters.c — the Jinja filters (|trim, |tojson, |map, ...), tests
+ * (is defined, is mapping, ...) and the Python methods of strings, lists and
+ * dicts ('a,b'.split(','), d.items(), l.append(x), ...) that chat templates
+ * call. Semantics follow jinja2 3.1 and Python 3; case mapping is ASCII only
+ * (see docs/templates.md). Tables at the end map names to functions.
+ */
+#include "tmpl/tmpl_int.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fenv.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define A (&x->arena)
+#define NAMEIS(s) (len == sizeof(s) - 1 && !memcmp(name, s, len))
+
+static const char PY_WS[] = " \t\n\r\v\f\x1c\x1d\x1e\x1f";
+
+static tv str_of(tctx *x, tv v)
+{
+    return tv_to_str(x, v);
+}
+
+static int64_t want_int(tctx *x, tv v, const char *what)
+{
+    if (v.t == TV_INT)
+        return v.i;
+    if (v.t == TV_BOOL)
+        return v.b;
+    tx_fail(x, "%s must be an integer, not %s", what, tv_type_name(v));
+}
+
+static tv new_list(tctx *x)
+{
+    return tv_list_new(A, 0);
+}
+
+static tv mk_tuple2(tctx *x, tv a, tv b)
+{
+    tv t = tv_list_new(A, 2);
+    t.t = TV_TUPLE;
+    t.l->v[0] = a;
+    t.l->v[1] = b;
+    t.l->n = 2;
+    return t;
+}
+
+/* ---- string helpers ---- */
+
+static tv str_map(tctx *x, tv s, int (*fn)(int))
+{
+    char *p = ta_alloc(A, s.s.n + 1);
+    for (size_t i = 0; i < s.s.n; i++)
+        p[i] = (unsigned char)s.s.p[i] < 0x80 ? (char)fn((unsigned char)s.s.p[i]) : s.s.p[i];
+    return tv_strn(p, s.s.n);
+}
+
+static tv str_capitalize(tctx *x, tv s)
+{
+    tv r = str_map(x, s, tolower);
+    if (r.s.n && (unsigned char)r.s.p[0] < 0x80)
+        ((char *)r.s.p)[0] = (char)toupper((unsigned char)r.s.p[0]);
+    return r;
+}
+
+/* Python str.title(): a letter after a non-letter is upper-cased, others lower-cased. */
+static tv str_title_py(tctx *x, tv s)
+{
+    char *p = ta_alloc(A, s.s.n + 1);
+    bool prev_letter = false;
+    for (size_t i = 0; i < s.s.n; i++) {
+        unsigned char c = (unsigned char)s.s.p[i];
+        bool letter = isalpha(c) || c >= 0x80;
+        p[i] = (char)(c < 0x80 ? (prev_letter ? tolower(c) : toupper(c)) : c);
+        prev_letter = letter;
+    }
+    return tv_strn(p, s.s.n);
+}
+
+/* jinja2's |title: words start after whitespace, '-', '(', '{', '[', '<'. */
+static tv str_title_jinja(tctx *x, tv s)
+{
+    char *p = ta_alloc(A, s.s.n + 1);
+    bool start = true;
+    for (size_t i = 0; i < s.s.n; i++) {
+        unsigned char c = (unsigned char)s.s.p[i];
+        bool sep = strchr(" \t\n\r\v\f-({[<", c) != NULL && c != 0;
+        p[i] = (char)(c < 0x80 ? (start ? toupper(c) : tolower(c)) : c);
+        start = sep;
+    }
+    return tv_strn(p, s.s.n);
+}
+
+static bool in_set(char c, tv chars)
+{
+    if (chars.t == TV_STR)
+        return chars.s.n && memchr(chars.s.p, c, chars.s.n) != NULL;
+    return c && strchr(PY_WS, c) != NULL;
+}
+
+static tv str_strip(tctx *x, tv s, tv chars, bool left, bool right)
+{
+    if (chars.t != TV_STR && chars.t != TV_NONE && chars.t != TV_UNDEF)
+        tx_fail(x, "strip arg must be None or str");
+    size_t a = 0, b = s.s.n;
+    if (left)
+        while (a < b && in_set(s.s.p[a], chars))
+            a++;
+    if (right)
+        while (b > a && in_set(s.s.p[b - 1], chars))
+            b--;
+    return tv_strn(s.s.p + a, b - a);
+}
+
+static const char *find_sub(const char *h, size_t hn, const char *n, size_t nn)
+{
+    if (nn == 0)
+        return h;
+    return memmem(h, hn, n, nn);
+}
+
+static const char *rfind_sub(const char *h, size_t hn, const char *n, size_t nn)
+{
+    if (nn > hn)
+        return NULL;
+    for (size_t i = hn - nn + 1; i-- > 0;)
+        if (!memcmp(h + i, n, nn))
+            return h + i;
+    return NULL;
+}
+
+static tv str_replace(tctx *x, tv s, tv old, tv new, int64_t count)
+{
+    if (old.t != TV_STR || new.t != TV_STR)
+        tx_fail(x, "replace() arguments must be strings");
+    size_t start = x->scratch.len;
+    int64_t done = 0;
+    if (old.s.n == 0) {
+        size_t i = 0;
+        for (;;) {
+            if (count < 0 || done < count) {
+                tx_buf_append(x, &x->scratch, new.s.p, new.s.n);
+                done++;
+            }
+            if (i >= s.s.n)
+                break;
+            size_t j = i + 1;
+            while (j < s.s.n && ((unsigned char)s.s.p[j] & 0xC0) == 0x80)
+                j++;
+            tx_buf_append(x, &x->scratch, s.s.p + i, j - i);
+            i = j;
+        }
+        return tx_scratch_take(x, start);
+    }
+    const char *p = s.s.p, *end = s.s.p + s.s.n;
+    while (p < end) {
+        const char *hit = (count < 0 || done < count) ? find_sub(p, (size_t)(end - p), old.s.p, old.s.n) : NULL;
+        if (!hit) {
+            tx_buf_append(x, &x->scratch, p, (size_t)(end - p));
+            break;
+        }
+        tx_buf_append(x, &x->scratch, p, (size_t)(hit - p));
+        tx_buf_append(x, &x->scratch, new.s.p, new.s.n);
+        p = hit + old.s.n;
+        done++;
+    }
+    return tx_scratch_take(x, start);
+}
+
+static tv str_split(tctx *x, tv s, tv sep, int64_t maxsplit, bool from_right)
+{
+    tv out = new_list(x);
+    if (sep.t == TV_STR && sep.s.n == 0)
+        tx_fail(x, "empty separator");
+    if (sep.t != TV_STR) { /* runs of whitespace */
+        size_t a = 0, b = s.s.n;
+        tv parts = new_list(x);
+        if (!from_right) {
+            while (a < b) {
+                while (a < b && in_set(s.s.p[a], tv_none()))
+                    a++;
+                if (a >= b)
+                    break;
+                if (maxsplit >= 0 && (int64_t)parts.l->n >= maxsplit) {
+                    size_t e = b;
+                    while (e > a && in_set(s.s.p[e - 1], tv_none()))
+                        e--;
+                    tl_push(A, parts.l, tv_strn(s.s.p + a, e - a));
+                    break;
+                }
+                size_t e = a;
+                while (e < b && !in_set(s.s.p[e], tv_none()))
+                    e++;
+                tl_push(A, parts.l, tv_strn(s.s.p + a, e - a));
+                a = e;
+            }
+            return parts;
+        }
+        while (a < b) {
+            while (b > a && in_set(s.s.p[b - 1], tv_none()))
+                b--;
+            if (a >= b)
+                break;
+            if (maxsplit >= 0 && (int64_t)parts.l->n >= maxsplit) {
+                size_t e = a;
+                while (e < b && in_set(s.s.p[e], tv_none()))
+                    e++;
+                tl_push(A, parts.l, tv_strn(s.s.p + e, b - e));
+                break;
+            }
+            size_t e = b;
+            while (e > a && !in_set(s.s.p[e - 1], tv_none()))
+                e--;
+            tl_push(A, parts.l, tv_strn(s.s.p + e, b - e));
+            b = e;
+        }
+        for (size_t i = parts.l->n; i-- > 0;)
+            tl_push(A, out.l, parts.l->v[i]);
+        return out;
+    }
+    if (!from_right) {
+        const char *p = s.s.p, *end = s.s.p + s.s.n;
+        for (;;) {
+            const char *hit = (maxsplit < 0 || (int64_t)out.l->n < maxsplit)
+                                  ? find_sub(p, (size_t)(end - p), sep.s.p, sep.s.n) : NULL;
+            if (!hit) {
+                tl_push(A, out.l, tv_strn(p, (size_t)(end - p)));
+                return out;
+            }
+            tl_push(A, out.l, tv_strn(p, (size_t)(hit - p)));
+            p = hit + sep.s.n;
+        }
+    }
+    tv parts = new_list(x);
+    size_t end = s.s.n;
+    for (;;) {
+        const char *hit = (maxsplit < 0 || (int64_t)parts.l->n < maxsplit) ? rfind_sub(s.s.p, end, sep.s.p, sep.s.n) : NULL;
+        if (!hit) {
+            tl_push(A, parts.l, tv_strn(s.s.p, end));
+            break;
+        }
+        size_t at = (size_t)(hit - s.s.p);
+        tl_push(A, parts.l, tv_strn(hit + sep.s.n, end - at - sep.s.n));
+        end = at;
+    }
+    for (size_t i = parts.l->n; i-- > 0;)
+        tl_push(A, out.l, parts.l->v[i]);
+    return out;
+}
+
+static bool str_affix(tctx *x, tv s, tv fix, bool start)
+{
+    if (fix.t == TV_TUPLE || fix.t == TV_LIST) {
+        for (size_t i = 0; i < fix.l->n; i++)
+            if (str_affix(x, s, fix.l->v[i], start))
+                return true;
+        return false;
+    }
+    if (fix.t != TV_STR)
+        tx_fail(x, "%s first arg must be str or a tuple of str", start ? "startswith" : "endswith");
+    if (fix.s.n > s.s.n)
+        return false;
+    return !memcmp(start ? s.s.p : s.s.p + s.s.n - fix.s.n, fix.s.p, fix.s.n);
+}
+
+/* Python str.format with {} {0} {name} and {{ }}; format specs are not supported. */
+static tv str_format(tctx *x, tv fmt, const targv *a)
+{
+    size_t start = x->scratch.len, auto_i = 0;
+    for (size_t i = 0; i < fmt.s.n; i++) {
+        char c = fmt.s.p[i];
+        if (c == '}' && i + 1 < fmt.s.n && fmt.s.p[i + 1] == '}') {
+            tx_buf_append(x, &x->scratch, "}", 1);
+            i++;
+            continue;
+        }
+        if (c != '{') {
+            tx_buf_append(x, &x->scratch, &c, 1);
+            continue;
+        }
+        if (i + 1 < fmt.s.n && fmt.s.p[i + 1] == '{') {
+            tx_buf_append(x, &x->scratch, "{", 1);
+            i++;
+            continue;
+        }
+        const char *close = memchr(fmt.s.p + i, '}', fmt.s.n - i);
+        if (!close)
+            tx_fail(x, "Single '{' encountered in format string");
+        const char *f = fmt.s.p + i + 1;
+        size_t fl = (size_t)(close - f);
+        if (memchr(f, ':', fl) || memchr(f, '!', fl))
+            tx_fail(x, "format specs and conversions in str.format are not supported");
+        tv v;
+        if (fl == 0) {
+            if (auto_i >= a->npos)
+                tx_fail(x, "Replacement index %zu out of range for positional args tuple", auto_i);
+            v = a->pos[auto_i++];
+        } else if (isdigit((unsigned char)f[0])) {
+            size_t k = (size_t)strtoul(f, NULL, 10);
+            if (k >= a->npos)
+                tx_fail(x, "Replacement index %zu out of range for positional args tuple", k);
+            v = a->pos[k];
+        } else {
+            bool found = false;
+            for (size_t k = 0; k < a->nkw; k++)
+                if (a->kwlen[k] == fl && !memcmp(a->kwname[k], f, fl)) {
+                    v = a->kwval[k];
+                    found = true;
+                }
+            if (!found)
+                tx_fail(x, "KeyError: '%.*s'", (int)fl, f);
+        }
+        tv_str_append(x, &x->scratch, v);
+        i = (size_t)(close - fmt.s.p);
+    }
+    return tx_scratch_take(x, start);
+}
+
+static tv str_join(tctx *x, tv sep, tlist *items, tv attr);
+
+/* ---- attribute getter for sort/map/select ---- */
+
+static tv get_path(tctx *x, tv item, tv attr)
+{
+    if (attr.t == TV_INT)
+        return tx_getitem(x, item, attr);
+    if (attr.t != TV_STR)
+        return tx_getitem(x, item, attr);
+    const char *p = attr.s.p, *end = p + attr.s.n;
+    tv cur = item;
+    while (p <= end) {
+        const char *dot = memchr(p, '.', (size_t)(end - p));
+        size_t n = dot ? (size_t)(dot - p) : (size_t)(end - p);
+        bool digits = n > 0;
+        for (size_t i = 0; i < n; i++)
+            if (!isdigit((unsigned char)p[i]))
+                digits = false;
+        if (cur.t == TV_UNDEF)
+            return cur;
+        if (digits)
+            cur = tx_getitem(x, cur, tv_int(strtoll(p, NULL, 10)));
+        else
+            cur = tx_getitem(x, cur, tv_strn(p, n));
+        if (!dot)
+            break;
+        p = dot + 1;
+    }
+    return cur;
+}
+
+/* ---- sorting ---- */
+
+typedef struct sort_ctx {
+    tctx *x;
+    tv attr; /* TV_UNDEF: the item itself */
+    bool case_sensitive, reverse;
+    int by_value; /* dictsort: 0 key, 1 value; -1: not a pair */
+} sort_ctx;
+
+static tv sort_key(sort_ctx *s, tv v)
+{
+    if (s->by_value >= 0)
+        v = v.l->v[s->by_value];
+    else if (s->attr.t != TV_UNDEF)
+        v = get_path(s->x, v, s->attr);
+    if (!s->case_sensitive && v.t == TV_STR)
+        v = str_map(s->x, v, tolower);
+    return v;
+}
+
+static int sort_cmp(sort_ctx *s, tv a, tv b)
+{
+    int c = tv_cmp(s->x, sort_key(s, a), sort_key(s, b));
+    return s->reverse ? -c : c;
+}
+
+/* Stable merge sort (Python's sort is stable). */
+static void merge_sort(sort_ctx *s, tv *v, tv *tmp, size_t n)
+{
+    if (n < 2)
+        return;
+    size_t h = n / 2;
+    merge_sort(s, v, tmp, h);
+    merge_sort(s, v + h, tmp, n - h);
+    size_t i = 0, j = h, k = 0;
+    while (i < h && j < n)
+        tmp[k++] = sort_cmp(s, v[j], v[i]) < 0 ? v[j++] : v[i++];
+    while (i < h)
+        tmp[k++] = v[i++];
+    while (j < n)
+        tmp[k++] = v[j++];
+    memcpy(v, tmp, n * sizeof(tv));
+}
+
+static tv sorted(tctx *x, tlist *items, sort_ctx *s)
+{
+    tv r = tv_list_new(A, items->n);
+    if (items->n)
+        memcpy(r.l->v, items->v, items->n * sizeof(tv));
+    r.l->n = items->n;
+    tv *tmp = ta_array(A, items->n ? items->n : 1, sizeof(tv));
+    merge_sort(s, r.l->v, tmp, r.l->n);
+    return r;
+}
+
+/* ---- filters ---- */
+
+static tv f_abs(tctx *x, tv v, const targv *a)
+{
+    if (v.t == TV_INT) {
+        if (v.i == INT64_MIN)
+            tx_fail(x, "integer overflow");
+        return tv_int(v.i < 0 ? -v.i : v.i);
+    }
+    if (v.t == TV_BOOL)
+        return tv_int(v.b);
+    if (v.t == TV_FLOAT)
+        return tv_float(fabs(v.f));
+    tx_fail(x, "bad operand type for abs(): '%s'", tv_type_name(v));
+}
+
+static tv f_attr(tctx *x, tv v, const targv *a)
+{
+    tv n = targ(a, 0, "name", tv_undef(NULL));
+    if (n.t != TV_STR)
+        tx_fail(x, "attr() needs a name");
+    return tx_getattr(x, v, n.s.p, n.s.n);
+}
+
+static tv f_batch(tctx *x, tv v, const targv *a)
+{
+    int64_t n = want_int(x, targ(a, 0, "linecount", tv_undef(NULL)), "batch size");
+    tv fill = targ(a, 1, "fill_with", tv_undef(NULL));
+    if (n <= 0)
+        tx_fail(x, "batch size must be positive");
+    tlist *items = tx_iter(x, v);
+    tv out = new_list(x), cur = new_list(x);
+    for (size_t i = 0; i < items->n; i++) {
+        tl_push(A, cur.l, items->v[i]);
+        if ((int64_t)cur.l->n == n) {
+            tl_push(A, out.l, cur);
+            cur = new_list(x);
+        }
+    }
+    if (cur.l->n) {
+        if (fill.t != TV_UNDEF)
+            while ((int64_t)cur.l->n < n)
+                tl_push(A, cur.l, fill);
+        tl_push(A, out.l, cur);
+    }
+    return out;
+}
+
+static tv f_capitalize(tctx *x, tv v, const targv *a)
+{
+    return str_capitalize(x, str_of(x, v));
+}
+
+static tv f_center(tctx *x, tv v, const targv *a)
+{
+    tv s = str_of(x, v);
+    int64_t w = want_int(x, targ(a, 0, "width", tv_int(80)), "width");
+    size_t n = tv_utf8_len(s.s.p, s.s.n);
+    if (w <= (int64_t)n || w > 100000)
+        return s;
+    size_t pad = (size_t)w - n, left = pad / 2 + (pad & (size_t)w & 1), start = x->scratch.len;
+    for (size_t i = 0; i < left; i++)
+        tx_buf_append(x, &x->scratch, " ", 1);
+    tx_buf_append(x, &x->scratch, s.s.p, s.s.n);
+    for (size_t i = 0; i < pad - left; i++)
+        tx_buf_append(x, &x->scratch, " ", 1);
+    return tx_scratch_take(x, start);
+}
+
+static tv f_length(tctx *x, tv v, const targv *a)
+{
+    switch (v.t) {
+    case TV_UNDEF: return tv_int(0);
+    case TV_STR: return tv_int((int64_t)tv_utf8_len(v.s.p, v.s.n));
+    case TV_LIST:
+    case TV_TUPLE: return tv_int((int64_t)v.l->n);
+    case TV_DICT:
+    case TV_NS: return tv_int((int64_t)v.d->n);
+    default: tx_fail(x, "object of type '%s' has no len()", tv_type_name(v));
+    }
+}
+
+static tv f_default(tctx *x, tv v, const targv *a)
+{
+    tv def = targ(a, 0, "default_value", tv_strn("", 0));
+    bool boolean = tv_truthy(targ(a, 1, "boolean", tv_bool(false)));
+    if (v.t == TV_UNDEF || (boolean && !tv_truthy(v)))
+        return def;
+    return v;
+}
+
+static tv f_dictsort(tctx *x, tv v, const targv *a)
+{
+    if (v.t != TV_DICT && v.t != TV_NS) {
+        if (v.t == TV_UNDEF)
+            return new_list(x);
+        tx_fail(x, "dictsort needs a dict, not %s", tv_type_name(v));
+    }
+    tv by = targ(a, 1, "by", tv_cstr("key"));
+    sort_ctx s = {x, tv_undef(NULL), tv_truthy(targ(a, 0, "case_sensitive", tv_bool(false))),
+                  tv_truthy(targ(a, 2, "reverse", tv_bool(false))), 0};
+    if (by.t == TV_STR && by.s.n == 5 && !memcmp(by.s.p, "value", 5))
+        s.by_value = 1;
+    else if (!(by.t == TV_STR && by.s.n == 3 && !memcmp(by.s.p, "key", 3)))
+        tx_fail(x, "You can only sort by either \"key\" or \"value\"");
+    tlist pairs = {0};
+    for (size_t i = 0; i < v.d->n; i++)
+        tl_push(A, &pairs, mk_tuple2(x, v.d->k[i], v.d->v[i]));
+    return sorted(x, &pairs, &s);
+}
+
+static tv f_escape(tctx *x, tv v, const targv *a)
+{
+    if (v.t == TV_STR && v.safe)
+        return v;
+    tv s = str_of(x, v);
+    size_t start = x->scratch.len;
+    for (size_t i = 0; i < s.s.n; i++) {
+        switch (s.s.p[i]) {
+        case '&': tx_buf_puts(x, &x->scratch, "&amp;"); break;
+        case '<': tx_buf_puts(x, &x->scratch, "&lt;"); break;
+        case '>': tx_buf_puts(x, &x->scratch, "&gt;"); break;
+        case '"': tx_buf_puts(x, &x->scratch, "&#34;"); break;
+        case '\'': tx_buf_puts(x, &x->scratch, "&#39;"); break;
+        default: tx_buf_append(x, &x->scratch, s.s.p + i, 1);
+        }
+    }
+    tv r = tx_scratch_take(x, start);
+    r.safe = 1;
+    return r;
+}
+
+static tv f_first(tctx *x, tv v, const targv *a)
+{
+    if (v.t == TV_LIST || v.t == TV_TUPLE)
+        return v.l->n ? v.l->v[0] : tv_undef("first");
+    tlist *l = tx_iter(x, v);
+    return l->n ? l->v[0] : tv_undef("first");
+}
+
+static tv f_last(tctx *x, tv v, const targv *a)
+{
+    if (v.t == TV_LIST || v.t == TV_TUPLE)
+        return v.l->n ? v.l->v[v.l->n - 1] : tv_undef("last");
+    tlist *l = tx_iter(x, v);
+    return l->n ? l->v[l->n - 1] : tv_undef("last");
+}
+
+static bool parse_float(tv s, double *out)
+{
+    char buf[128];
+    tv t = s;
+    size_t a = 0, b = t.s.n;
+    while (a < b && isspace((unsigned char)t.s.p[a]))
+        a++;
+    while (b > a && isspace((unsigned char)t.s.p[b - 1]))
+        b--;
+    if (b == a || b - a >= sizeof buf)
+        return false;
+    size_t o = 0;
+    for (size_t i = a; i < b; i++)
+        if (t.s.p[i] != '_')
+            buf[o++] = t.s.p[i];
+    buf[o] = 0;
+    char *end;
+    *out = strtod(buf, &end);
+    return *end == 0 && !(o > 1 && (buf[0] == '0' && (buf[1] == 'x' || buf[1] == 'X')));
+}
+
+static tv f_float(tctx *x, tv v, const targv *a)
+{
+    tv def = targ(a, 0, "default", tv_float(0.0));
+    double d;
+    if (v.t == TV_FLOAT)
+        return v;
+    if (v.t == TV_INT || v.t == TV_BOOL)
+        return tv_float(tv_num(v));
+    if (v.t == TV_STR && parse_float(v, &d))
+        return tv_float(d);
+    return def;
+}
+
+static tv f_int(tctx *x, tv v, const targv *a)
+{
+    tv def = targ(a, 0, "default", tv_int(0));
+    int64_t base = want_int(x, targ(a, 1, "base", tv_int(10)), "base");
+    if (v.t == TV_INT)
+        return v;
+    if (v.t == TV_BOOL)
+        return tv_int(v.b);
+    if (v.t == TV_FLOAT) {
+        if (!isfinite(v.f) || fabs(v.f) >= 9.2e18)
+            return def;
+        return tv_int((int64_t)v.f);
+    }
+    if (v.t == TV_STR) {
+        char buf[128];
+        size_t o = 0, i = 0, n = v.s.n;
+        while (i < n && isspace((unsigned char)v.s.p[i]))
+            i++;
+        while (n > i && isspace((unsigned char)v.s.p[n - 1]))
+            n--;
+        if (n > i && n - i < sizeof buf) {
+            for (; i < n; i++)
+                if (v.s.p[i] != '_')
+                    buf[o++] = v.s.p[i];
+            buf[o] = 0;
+            char *end;
+            errno = 0;
+            long long r = (base >= 2 && base <= 36) ? strtoll(buf, &end, (int)base) : 0;
+            if (base >= 2 && base <= 36 && *end == 0 && o > 0 && !errno)
+                return tv_int(r);
+        }
+        double d;
+        if (parse_float(v, &d) && isfinite(d) && fabs(d) < 9.2e18)
+            return tv_int((int64_t)d);
+    }
+    return def;
+}
+
+static tv f_format(tctx *x, tv v, const targv *a)
+{
+    tv fmt = str_of(x, v);
+    if (a->nkw)
+        tx_fail(x, "format with keyword arguments is not supported");
+    tv args = tv_list_new(A, a->npos);
+    args.t = TV_TUPLE;
+    for (size_t i = 0; i < a->npos; i++)
+        args.l->v[i] = a->pos[i];
+    args.l->n = a->npos;
+    return tx_str_percent(x, fmt, args);
+}
+
+static tv f_indent(tctx *x, tv v, const targv *a)
+{
+    tv s = str_of(x, v);
+    tv w = targ(a, 0, "width", tv_int(4));
+    bool first = tv_truthy(targ(a, 1, "first", tv_bool(false)));
+    bool blank = tv_truthy(targ(a, 2, "blank", tv_bool(false)));
+    tv ind;
+    if (w.t == TV_STR)
+        ind = w;
+    else {
+        int64_t n = want_int(x, w, "indent width");
+        if (n < 0)
+            n = 0;
+        if (n > 1000)
+            tx_fail(x, "indent width too large");
+        char *p = ta_alloc(A, (size_t)n + 1);
+        memset(p, ' ', (size_t)n);
+        ind = tv_strn(p, (size_t)n);
+    }
+    /* jinja2 splits s + "\n" with splitlines(), which is s split at every "\n" */
+    tlist lines = {0};
+    size_t i = 0;
+    for (;;) {
+        const char *nl = memchr(s.s.p + i, '\n', s.s.n - i);
+        size_t j = nl ? (size_t)(nl - s.s.p) : s.s.n;
+        tl_push(A, &lines, tv_strn(s.s.p + i, j - i));
+        if (!nl)
+            break;
+        i = j + 1;
+    }
+    size_t start = x->scratch.len;
+    if (first)
+        tx_buf_append(x, &x->scratch, ind.s.p, ind.s.n);
+    for (size_t k = 0; k < lines.n; k++) {
+        tv line = lines.v[k];
+        if (k > 0) {
+            tx_buf_append(x, &x->scratch, "\n", 1);
+            if (blank || line.s.n)
+                tx_buf_append(x, &x->scratch, ind.s.p, ind.s.n);
+        }
+        tx_buf_append(x, &x->scratch, line.s.p, line.s.n);
+    }
+    return tx_scratch_take(x, start);
+}
+
+static tv f_items(tctx *x, tv v, const targv *a)
+{
+    tv out = new_list(x);
+    if (v.t == TV_UNDEF)
+        return out;
+    if (v.t != TV_DICT && v.t != TV_NS)
+        tx_fail(x, "can only get item pairs from a mapping, not %s", tv_type_name(v));
+    for (size_t i = 0; i < v.d->n; i++)
+        tl_push(A, out.l, mk_tuple2(x, v.d->k[i], v.d->v[i]));
+    return out;
+}
+
+static tv str_join(tctx *x, tv sep, tlist *items, tv attr)
+{
+    if (sep.t != TV_STR)
+        sep = str_of(x, sep);
+    size_t start = x->scratch.len;
+    for (size_t i = 0; i < items->n; i++) {
+        if (i)
+            tx_buf_append(x, &x->scratch, sep.s.p, sep.s.n);
+        tv item = attr.t != TV_UNDEF ? get_path(x, items->v[i], attr) : items->v[i];
+        tv_str_append(x, &x->scratch, item);
+    }
+    return tx_scratch_take(x, start);
+}
+
+static tv f_join(tctx *x, tv v, const targv *a)
+{
+    return str_join(x, targ(a, 0, "d", tv_strn("", 0)), tx_iter(x, v), targ(a, 1, "attribute", tv_undef(NULL)));
+}
+
+static tv f_list(tctx *x, tv v, const targv *a)
+{
+    tv r = {.t = TV_LIST};
+    r.l = tx_iter(x, v);
+    return r;
+}
+
+static tv f_lower(tctx *x, tv v, const targv *a)
+{
+    return str_map(x, str_of(x, v), tolower);
+}
+
+static tv f_upper(tctx *x, tv v, const targv *a)
+{
+    return str_map(x, str_of(x, v), toupper);
+}
+
+/* Remaining positional args from index from, and all keywords, as a targv. */
+static targv rest_args(const targv *a, size_t from)
+{
+    targv r = *a;
+    r.pos = a->npos > from ? a->pos + from : NULL;
+    r.npos = a->npos > from ? a->npos - from : 0;
+    return r;
+}
+
+static tv f_map(tctx *x, tv v, const targv *a)
+{
+    tlist *items = tx_iter(x, v);
+    tv out = new_list(x);
+    tv attr = targ(a, (size_t)-1, "attribute", tv_undef(NULL));
+    if (attr.t != TV_UNDEF) {
+        tv def = targ(a, (size_t)-1, "default", tv_undef(NULL));
+        for (size_t i = 0; i < items->n; i++) {
+            tv r = get_path(x, items->v[i], attr);
+            tl_push(A, out.l, r.t == TV_UNDEF && def.t != TV_UNDEF ? def : r);
+        }
+        return out;
+    }
+    if (!a->npos || a->pos[0].t != TV_STR)
+        tx_fail(x, "map() needs a filter name or attribute=");
+    targv rest = rest_args(a, 1);
+    for (size_t i = 0; i < items->n; i++)
+        tl_push(A, out.l, tmpl_apply_filter(x, items->v[i], a->pos[0].s.p, a->pos[0].s.n, &rest));
+    return out;
+}
+
+static tv minmax(tctx *x, tv v, const targv *a, int sign)
+{
+    tlist *items = tx_iter(x, v);
+    if (!items->n)
+        return tv_undef(sign < 0 ? "min" : "max");
+    sort_ctx s = {x, targ(a, 1, "attribute", tv_undef(NULL)), tv_truthy(targ(a, 0, "case_sensitive", tv_bool(false))),
+                  false, -1};
+    tv best = items->v[0];
+    for (size_t i = 1; i < items->n; i++)
+        if (sort_cmp(&s, items->v[i], best) * sign > 0)
+            best = items->v[i];
+    return best;
+}
+
+static tv f_max(tctx *x, tv v, const targv *a)
+{
+    return minmax(x, v, a, 1);
+}
+
+static tv f_min(tctx *x, tv v, const targv *a)
+{
+    return minmax(x, v, a, -1);
+}
+
+static tv f_replace(tctx *x, tv v, const targv *a)
+{
+    tv count = targ(a, 2, "count", tv_none());
+    return str_replace(x, str_of(x, v), targ(a, 0, "old", tv_undef(NULL)), targ(a, 1, "new", tv_undef(NULL)),
+                       count.t == TV_NONE ? -1 : want_int(x, count, "count"));
+}
+
+static tv select_common(tctx *x, tv v, const targv *a, bool attr_mode, bool keep)
+{
+    tlist *items = tx_iter(x, v);
+    tv out = new_list(x);
+    size_t ti = attr_mode ? 1 : 0;
+    tv attr = attr_mode ? targ(a, 0, NULL, tv_undef(NULL)) : tv_undef(NULL);
+    tv test = targ(a, ti, NULL, tv_undef(NULL));
+    targv rest = rest_args(a, ti + 1);
+    if (test.t != TV_UNDEF && test.t != TV_STR)
+        tx_fail(x, "the test name must be a string");
+    for (size_t i = 0; i < items->n; i++) {
+        tv item = attr_mode ? get_path(x, items->v[i], attr) : items->v[i];
+        bool ok = test.t == TV_STR ? tmpl_apply_test(x, item, test.s.p, test.s.n, &rest) : tv_truthy(item);
+        if (ok == keep)
+            tl_push(A, out.l, items->v[i]);
+    }
+    return out;
+}
+
+static tv f_select(tctx *x, tv v, const targv *a) { return select_common(x, v, a, false, true); }
+static tv f_reject(tctx *x, tv v, const targv *a) { return select_common(x, v, a, false, false); }
+static tv f_selectattr(tctx *x, tv v, const targv *a) { return select_common(x, v, a, true, true); }
+static tv f_rejectattr(tctx *x, tv v, const targv *a) { return select_common(x, v, a, true, false); }
+
+static tv f_reverse(tctx *x, tv v, const targv *a)
+{
+    if (v.t == TV_STR) {
+        tlist *chars = tx_iter(x, v);
+        size_t start = x->scratch.len;
+        for (size_t i = chars->n; i-- > 0;)
+            tx_buf_append(x, &x->scratch, chars->v[i].s.p, chars->v[i].s.n);
+        return tx_scratch_take(x, start);
+    }
+    tlist *items = tx_iter(x, v);
+    tv out = tv_list_new(A, items->n);
+    for (size_t i = 0; i < items->n; i++)
+        out.l->v[i] = items->v[items->n - 1 - i];
+    out.l->n = items->n;
+    return out;
+}
+
+static tv f_round(tctx *x, tv v, const targv *a)
+{
+    int64_t prec = want_int(x, targ(a, 0, "precision", tv_int(0)), "precision");
+    tv method = targ(a, 1, "method", tv_cstr("common"));
+    if (!tv_is_num(v))
+        tx_fail(x, "round() needs a number, not %s", tv_type_name(v));
+    if (prec > 15 || prec < -15)
+        prec = prec > 0 ? 15 : -15;
+    double m = pow(10.0, (double)prec), d = tv_num(v) * m;
+    if (method.t == TV_STR && method.s.n == 4 && !memcmp(method.s.p, "ceil", 4))
+        d = ceil(d);
+    else if (method.t == TV_STR && method.s.n == 5 && !memcmp(method.s.p, "floor", 5))
+        d = floor(d);
+    else if (method.t == TV_STR && method.s.n == 6 && !memcmp(method.s.p, "common", 6)) {
+        if (v.t != TV_FLOAT && prec >= 0)
+            return v.t == TV_BOOL ? tv_int(v.b) : v;
+        d = nearbyint(d); /* round-half-even, as Python's round() */
+    } else
+        tx_fail(x, "method must be common, ceil or floor");
+    return tv_float(d / m);
+}
+
+static tv f_safe(tctx *x, tv v, const targv *a)
+{
+    tv s = str_of(x, v);
+    s.safe = 1;
+    return s;
+}
+
+static tv f_sort(tctx *x, tv v, const targv *a)
+{
+    sort_ctx s = {x, targ(a, 2, "attribute", tv_undef(NULL)), tv_truthy(targ(a, 1, "case_sensitive", tv_bool(false))),
+                  tv_truthy(targ(a, 0, "reverse", tv_bool(false))), -1};
+    return sorted(x, tx_iter(x, v), &s);
+}
+
+static tv f_string(tctx *x, tv v, const targv *a)
+{
+    return str_of(x, v);
+}
+
+static tv f_striptags(tctx *x, tv v, const targv *a)
+{
+    tv s = str_of(x, v);
+    size_t start = x->scratch.len;
+    bool in_tag = false, pending_space = false, any = false;
+    for (size_t i = 0; i < s.s.n; i++) {
+        char c = s.s.p[i];
+        if (in_tag) {
+            if (c == '>')
+                in_tag = false;
+            continue;
+        }
+        if (c == '<' && i + 1 < s.s.n && (isalpha((unsigned char)s.s.p[i + 1]) || s.s.p[i + 1] == '/' ||
+                                          s.s.p[i + 1] == '!')) {
+            in_tag = true;
+            continue;
+        }
+        if (isspace((unsigned char)c)) {
+            pending_space = any;
+            continue;
+        }
+        if (pending_space)
+            tx_buf_append(x, &x->scratch, " ", 1);
+        pending_space = false;
+        any = true;
+        tx_buf_append(x, &x->scratch, &c, 1);
+    }
+    return tx_scratch_take(x, start);
+}
+
+static tv f_sum(tctx *x, tv v, const targv *a)
+{
+    tlist *items = tx_iter(x, v);
+    tv attr = targ(a, 0, "attribute", tv_undef(NULL));
+    tv acc = targ(a, 1, "start", tv_int(0));
+    for (size_t i = 0; i < items->n; i++) {
+        tv item = attr.t != TV_UNDEF ? get_path(x, items->v[i], attr) : items->v[i];
+        if (!tv_is_num(item) || !tv_is_num(acc))
+            tx_fail(x, "unsupported operand type(s) for +: '%s' and '%s'", tv_type_name(acc), tv_type_name(item));
+        if (acc.t == TV_FLOAT || item.t == TV_FLOAT)
+            acc = tv_float(tv_num(acc) + tv_num(item));
+        else {
+            int64_t r;
+            if (__builtin_add_overflow(acc.t == TV_INT ? acc.i : acc.b, item.t == TV_INT ? item.i : item.b, &r))
+                tx_fail(x, "integer overflow");
+            acc = tv_int(r);
+        }
+    }
+    return acc;
+}
+
+static tv f_title(tctx *x, tv v, const targv *a)
+{
+    return str_title_jinja(x, str_of(x, v));
+}
+
+static tv f_tojson(tctx *x, tv v, const targv *a)
+{
+    tv indent = targ(a, 0, "indent", tv_none());
+    bool ensure_ascii = tv_truthy(targ(a, 1, "ensure_ascii", tv_bool(false)));
+    tv seps = targ(a, 2, "separators", tv_none());
+    bool sort_keys = tv_truthy(targ(a, 3, "sort_keys", tv_bool(false)));
+    const char *ind = NULL, *item_sep = NULL, *key_sep = NULL;
+    if (indent.t == TV_INT || indent.t == TV_BOOL) {
+        int64_t n = want_int(x, indent, "indent");
+        if (n < 0)
+            n = 0;
+        if (n > 100)
+            tx_fail(x, "tojson indent too large");
+        char *p = ta_alloc(A, (size_t)n + 1);
+        memset(p, ' ', (size_t)n);
+        ind = p;
+    } else if (indent.t == TV_STR)
+        ind = ta_strndup(A, indent.s.p, indent.s.n);
+    else if (indent.t != TV_NONE && indent.t != TV_UNDEF)
+        tx_fail(x, "tojson indent must be an integer or a string");
+    if (seps.t == TV_TUPLE || seps.t == TV_LIST) {
+        if (seps.l->n != 2 || seps.l->v[0].t != TV_STR || seps.l->v[1].t != TV_STR)
+            tx_fail(x, "tojson separators must be a pair of strings");
+        item_sep = ta_strndup(A, seps.l->v[0].s.p, seps.l->v[0].s.n);
+        key_sep = ta_strndup(A, seps.l->v[1].s.p, seps.l->v[1].s.n);
+    }
+    size_t start = x->scratch.len;
+    tv_tojson(x, &x->scratch, v, ensure_ascii, ind, item_sep, key_sep, sort_keys);
+    return tx_scratch_take(x, start);
+}
+
+static tv f_trim(tctx *x, tv v, const targv *a)
+{
+    return str_strip(x, str_of(x, v), targ(a, 0, "chars", tv_none()), true, true);
+}
+
+static tv f_truncate(tctx *x, tv v, const targv *a)
+{
+    tv s = str_of(x, v);
+    int64_t length = want_int(x, targ(a, 0, "length", tv_int(255)), "length");
+    bool killwords = tv_truthy(targ(a, 1, "killwords", tv_bool(false)));
+    tv end = str_of(x, targ(a, 2, "end", tv_cstr("...")));
+    tv lw = targ(a, 3, "leeway", tv_none());
+    int64_t leeway = lw.t == TV_NONE || lw.t == TV_UNDEF ? 5 : want_int(x, lw, "leeway");
+    int64_t n = (int64_t)tv_utf8_len(s.s.p, s.s.n), endn = (int64_t)tv_utf8_len(end.s.p, end.s.n);
+    if (length < endn)
+        tx_fail(x, "expected length >= %lld, got %lld", (long long)endn, (long long)length);
+    if (n <= length + leeway)
+        return s;
+    size_t cut = tv_utf8_offset(s.s.p, s.s.n, (size_t)(length - endn));
+    tv head = tv_strn(s.s.p, cut);
+    if (!killwords) {
+        const char *sp = rfind_sub(head.s.p, head.s.n, " ", 1);
+        if (sp)
+            head.s.n = (size_t)(sp - head.s.p);
+    }
+    size_t start = x->scratch.len;
+    tx_buf_append(x, &x->scratch, head.s.p, head.s.n);
+    tx_buf_append(x, &x->scratch, end.s.p, end.s.n);
+    return tx_scratch_take(x, start);
+}
+
+static tv f_unique(tctx *x, tv v, const targv *a)
+{
+    tlist *items = tx_iter(x, v);
+    sort_ctx s = {x, targ(a, 1, "attribute", tv_undef(NULL)), tv_truthy(targ(a, 0, "case_sensitive", tv_bool(false))),
+                  false, -1};
+    tv out = new_list(x), seen = new_list(x);
+    for (size_t i = 0; i < items->n; i++) {
+        tv k = sort_key(&s, items->v[i]);
+        bool dup = false;
+        for (size_t j = 0; j < seen.l->n && !dup; j++)
+            dup = tv_eq(seen.l->v[j], k);
+        if (!dup) {
+            tl_push(A, seen.l, k);
+            tl_push(A, out.l, items->v[i]);
+        }
+    }
+    return out;
+}
+
+static tv f_wordcount(tctx *x, tv v, const targv *a)
+{
+    tv s = str_of(x, v);
+    int64_t n = 0;
+    bool in = false;
+    for (size_t i = 0; i < s.s.n; i++) {
+        unsigned char c = (unsigned char)s.s.p[i];
+        bool w = isalnum(c) || c == '_' || c >= 0x80;
+        if (w && !in)
+            n++;
+        in = w;
+    }
+    return tv_int(n);
+}
+
+/* ---- tests ---- */
+
+static bool t_defined(tctx *x, tv v, const targv *a) { return v.t != TV_UNDEF; }
+static bool t_undefined(tctx *x, tv v, const targv *a) { return v.t == TV_UNDEF; }
+static bool t_none(tctx *x, tv v, const targv *a) { return v.t == TV_NONE; }
+static bool t_string(tctx *x, tv v, const targv *a) { return v.t == TV_STR; }
+static bool t_number(tctx *x, tv v, const targv *a) { return tv_is_num(v); }
+static bool t_integer(tctx *x, tv v, const targv *a) { return v.t == TV_INT; }
+static bool t_float(tctx *x, tv v, const targv *a) { return v.t == TV_FLOAT; }
+static bool t_boolean(tctx *x, tv v, const targv *a) { return v.t == TV_BOOL; }
+static bool t_true(tctx *x, tv v, const targv *a) { return v.t == TV_BOOL && v.b; }
+static bool t_false(tctx *x, tv v, const targv *a) { return v.t == TV_BOOL && !v.b; }
+static bool t_mapping(tctx *x, tv v, const targv *a) { return v.t == TV_DICT; }
+static bool t_callable(tctx *x, tv v, const targv *a) { return v.t == TV_FUNC; }
+static bool t_escaped(tctx *x, tv v, const targv *a) { return v.t == TV_STR && v.safe; }
+
+static bool t_iterable(tctx *x, tv v, const targv *a)
+{
+    return v.t == TV_UNDEF || v.t == TV_STR || v.t == TV_LIST || v.t == TV_TUPLE || v.t == TV_DICT;
+}
+
+static bool t_sequence(tctx *x, tv v, const targv *a)
+{
+    return t_iterable(x, v, a);
+}
+
+static tv test_arg(tctx *x, const targv *a, const char *test)
+{
+    if (a->npos < 1)
+        tx_fail(x, "test '%s' needs an argument", test);
+    return a->pos[0];
+}
+
+static bool t_eq(tctx *x, tv v, const targv *a) { return tv_eq(v, test_arg(x, a, "eq")); }
+static bool t_ne(tctx *x, tv v, const targv *a) { return !tv_eq(v, test_arg(x, a, "ne")); }
+static bool t_lt(tctx *x, tv v, const targv *a) { return tv_cmp(x, v, test_arg(x, a, "lt")) < 0; }
+static bool t_le(tctx *x, tv v, const targv *a) { return tv_cmp(x, v, test_arg(x, a, "le")) <= 0; }
+static bool t_gt(tctx *x, tv v, const targv *a) { return tv_cmp(x, v, test_arg(x, a, "gt")) > 0; }
+static bool t_ge(tctx *x, tv v, const targv *a) { return tv_cmp(x, v, test_arg(x, a, "ge")) >= 0; }
+
+static bool t_sameas(tctx *x, tv v, const targv *a)
+{
+    tv o = test_arg(x, a, "sameas");
+    if (v.t != o.t)
+        return false;
+    switch (v.t) {
+    case TV_NONE:
+    case TV_UNDEF: return true;
+    case TV_BOOL: return v.b == o.b;
+    case TV_INT: return v.i == o.i;
+    case TV_FLOAT: return v.f == o.f;
+    case TV_STR: return v.s.p == o.s.p && v.s.n == o.s.n;
+    case TV_LIST:
+    case TV_TUPLE: return v.l == o.l;
+    case TV_DICT:
+    case TV_NS: return v.d == o.d;
+    default: return tv_eq(v, o);
+    }
+}
+
+static bool t_in(tctx *x, tv v, const targv *a)
+{
+    tv seq = test_arg(x, a, "in");
+    switch (seq.t) {
+    case TV_STR:
+        if (v.t != TV_STR)
+            tx_fail(x, "'in <string>' requires string as left operand");
+        return v.s.n == 0 || memmem(seq.s.p, seq.s.n, v.s.p, v.s.n) != NULL;
+    case TV_LIST:
+    case TV_TUPLE:
+        for (size_t i = 0; i < seq.l->n; i++)
+            if (tv_eq(seq.l->v[i], v))
+                return true;
+        return false;
+    case TV_DICT:
+    case TV_NS: return td_get(seq.d, v) != NULL;
+    case TV_UNDEF: return false;
+    default: tx_fail(x, "argument of type '%s' is not iterable", tv_type_name(seq));
+    }
+}
+
+static bool t_odd(tctx *x, tv v, const targv *a) { return want_int(x, v, "odd test value") % 2 != 0; }
+static bool t_even(tctx *x, tv v, const targv *a) { return want_int(x, v, "even test value") % 2 == 0; }
+
+static bool t_divisibleby(tctx *x, tv v, const targv *a)
+{
+    int64_t d = want_int(x, test_arg(x, a, "divisibleby"), "divisor");
+    if (d == 0)
+        tx_fail(x, "integer division or modulo by zero");
+    if (d == -1)
+        return true;
+    return want_int(x, v, "value") % d == 0;
+}
+
+static bool t_lower(tctx *x, tv v, const targv *a)
+{
+    tv s = str_of(x, v);
+    bool cased = false;
+    for (size_t i = 0; i < s.s.n; i++) {
+        if (isupper((unsigned char)s.s.p[i]))
+            return false;
+        if (islower((unsigned char)s.s.p[i]))
+            cased = true;
+    }
+    return cased;
+}
+
+static bool t_upper(tctx *x, tv v, const targv *a)
+{
+    tv s = str_of(x, v);
+    bool cased = false;
+    for (size_t i = 0; i < s.s.n; i++) {
+        if (islower((unsigned char)s.s.p[i]))
+            return false;
+        if (isupper((unsigned char)s.s.p[i]))
+            cased = true;
+    }
+    return cased;
+}
+
+static bool t_filter(tctx *x, tv v, const targv *a)
+{
+    return v.t == TV_STR && tmpl_find_filter(v.s.p, v.s.n) != NULL;
+}
+
+static bool t_test(tctx *x, tv v, const targv *a)
+{
+    return v.t == TV_STR && tmpl_find_test(v.s.p, v.s.n) != NULL;
+}
+
+/* ---- methods ---- */
+
+static const char *const str_methods[] = {
+    "strip", "lstrip", "rstrip", "split", "rsplit", "startswith", "endswith", "replace", "upper", "lower",
+    "title", "capitalize", "find", "rfind", "index", "count", "format", "join", "splitlines", "isdigit",
+    "isalpha", "isalnum", "isspace", "islower", "isupper", "swapcase", "zfill", "removeprefix", "removesuffix",
+    NULL};
+static const char *const list_methods[] = {"append", "pop", "index", "count", "insert", "extend", "remove",
+                                           "reverse", "copy", "clear", NULL};
+static const char *const dict_methods[] = {"items", "keys", "values", "get", "update", "pop", "setdefault",
+                                           "copy", "clear", NULL};
+
+static bool in_names(const char *const *names, const char *name, size_t len)
+{
+    for (size_t i = 0; names[i]; i++)
+        if (strlen(names[i]) == len && !memcmp(names[i], name, len))
+            return true;
+    return false;
+}
+
+bool tmpl_has_method(tv obj, const char *name, size_t len)
+{
+    switch (obj.t) {
+    case TV_STR: return in_names(str_methods, name, len);
+    case TV_LIST: return in_names(list_methods, name, len);
+    case TV_TUPLE: return len == 5 ? !memcmp(name, "index", 5) || !memcmp(name, "count", 5) : false;
+    case TV_DICT: return in_names(dict_methods, name, len);
+    default: return false;
+    }
+}
+
+static bool str_all(tv s, int (*fn)(int))
+{
+    if (!s.s.n)
+        return false;
+    for (size_t i = 0; i < s.s.n; i++)
+        if (!fn((unsigned char)s.s.p[i]))
+            return false;
+    return true;
+}
+
+static tv method_str(tctx *x, tv s, const char *name, size_t len, const targv *a, bool *found)
+{
+    tv a0 = targ(a, 0, NULL, tv_none()), a1 = targ(a, 1, NULL, tv_none());
+    if (NAMEIS("strip"))
+        return str_strip(x, s, targ(a, 0, "chars", tv_none()), true, true);
+    if (NAMEIS("lstrip"))
+        return str_strip(x, s, targ(a, 0, "chars", tv_none()), true, false);
+    if (NAMEIS("rstrip"))
+        return str_strip(x, s, targ(a, 0, "chars", tv_none()), false, true);
+    if (NAMEIS("split") || NAMEIS("rsplit")) {
+        tv sep = targ(a, 0, "sep", tv_none()), ms = targ(a, 1, "maxsplit", tv_int(-1));
+        if (sep.t != TV_STR && sep.t != TV_NONE)
+            tx_fail(x, "must be str or None, not %s", tv_type_name(sep));
+        return str_split(x, s, sep, want_int(x, ms, "maxsplit"), name[0] == 'r');
+    }
+    if (NAMEIS("startswith"))
+        return tv_bool(str_affix(x, s, a0, true));
+    if (NAMEIS("endswith"))
+        return tv_bool(str_affix(x, s, a0, false));
+    if (NAMEIS("replace")) {
+        tv c = targ(a, 2, "count", tv_int(-1));
+        return str_replace(x, s, a0, a1, want_int(x, c, "count"));
+    }
+    if (NAMEIS("upper"))
+        return str_map(x, s, toupper);
+    if (NAMEIS("lower"))
+        return str_map(x, s, tolower);
+    if (NAMEIS("title"))
+        return str_title_py(x, s);
+    if (NAMEIS("capitalize"))
+        return str_capitalize(x, s);
+    if (NAMEIS("swapcase")) {
+        char *p = ta_alloc(A, s.s.n + 1);
+        for (size_t i = 0; i < s.s.n; i++) {
+            unsigned char c = (unsigned char)s.s.p[i];
+            p[i] = (char)(isupper(c) ? tolower(c) : islower(c) ? toupper(c) : c);
+        }
+        return tv_strn(p, s.s.n);
+    }
+    if (NAMEIS("find") || NAMEIS("rfind") || NAMEIS("index")) {
+        if (a0.t != TV_STR)
+            tx_fail(x, "must be str, not %s", tv_type_name(a0));
+        const char *hit = name[0] == 'r' ? rfind_sub(s.s.p, s.s.n, a0.s.p, a0.s.n) : find_sub(s.s.p, s.s.n, a0.s.p, a0.s.n);
+        if (!hit && name[0] == 'i')
+            tx_fail(x, "substring not found");
+        return tv_int(hit ? (int64_t)tv_utf8_len(s.s.p, (size_t)(hit - s.s.p)) : -1);
+    }
+    if (NAMEIS("count")) {
+        if (a0.t != TV_STR)
+            tx_fail(x, "must be str, not %s", tv_type_name(a0));
+        if (a0.s.n == 0)
+            return tv_int((int64_t)tv_utf8_len(s.s.p, s.s.n) + 1);
+        int64_t c = 0;
+        const char *p = s.s.p, *end = s.s.p + s.s.n, *hit;
+        while ((hit = find_sub(p, (size_t)(end - p), a0.s.p, a0.s.n))) {
+            c++;
+            p = hit + a0.s.n;
+        }
+        return tv_int(c);
+    }
+    if (NAMEIS("format"))
+        return str_format(x, s, a);
+    if (NAMEIS("join"))
+        return str_join(x, s, tx_iter(x, a0), tv_undef(NULL));
+    if (NAMEIS("splitlines")) {
+        tv out = new_list(x);
+        bool keep = tv_truthy(targ(a, 0, "keepends", tv_bool(false)));
+        size_t i = 0;
+        while (i < s.s.n) {
+            size_t j = i;
+            while (j < s.s.n && s.s.p[j] != '\n' && s.s.p[j] != '\r')
+                j++;
+            size_t e = j;
+            if (j < s.s.n)
+                j += (s.s.p[j] == '\r' && j + 1 < s.s.n && s.s.p[j + 1] == '\n') ? 2 : 1;
+            tl_push(A, out.l, tv_strn(s.s.p + i, (keep ? j : e) - i));
+            i = j;
+        }
+        return out;
+    }
+    if (NAMEIS("isdigit"))
+        return tv_bool(str_all(s, isdigit));
+    if (NAMEIS("isalpha"))
+        return tv_bool(str_all(s, isalpha));
+    if (NAMEIS("isalnum"))
+        return tv_bool(str_all(s, isalnum));
+    if (NAMEIS("isspace"))
+        return tv_bool(str_all(s, isspace));
+    if (NAMEIS("islower"))
+        return tv_bool(t_lower(x, s, a));
+    if (NAMEIS("isupper"))
+        return tv_bool(t_upper(x, s, a));
+    if (NAMEIS("zfill")) {
+        int64_t w = want_int(x, a0, "width");
+        size_t n = tv_utf8_len(s.s.p, s.s.n);
+        if (w <= (int64_t)n || w > 100000)
+            return s;
+        size_t pad = (size_t)w - n, start = x->scratch.len, skip = 0;
+        if (s.s.n && (s.s.p[0] == '-' || s.s.p[0] == '+')) {
+            tx_buf_append(x, &x->scratch, s.s.p, 1);
+            skip = 1;
+        }
+        for (size_t i = 0; i < pad; i++)
+            tx_buf_append(x, &x->scratch, "0", 1);
+        tx_buf_append(x, &x->scratch, s.s.p + skip, s.s.n - skip);
+        return tx_scratch_take(x, start);
+    }
+    if (NAMEIS("removeprefix") || NAMEIS("removesuffix")) {
+        if (a0.t != TV_STR)
+            tx_fail(x, "must be str, not %s", tv_type_name(a0));
+        bool pre = name[6] == 'p';
+        if (str_affix(x, s, a0, pre))
+            return pre ? tv_strn(s.s.p + a0.s.n, s.s.n - a0.s.n) : tv_strn(s.s.p, s.s.n - a0.s.n);
+        return s;
+    }
+    *found = false;
+    return tv_undef(NULL);
+}
+
+static tv method_list(tctx *x, tv l, const char *name, size_t len, const targv *a, bool *found)
+{
+    tv a0 = targ(a, 0, NULL, tv_undef(NULL));
+    if (NAMEIS("index") || NAMEIS("count")) {
+        int64_t c = 0;
+        for (size_t i = 0; i < l.l->n; i++)
+            if (tv_eq(l.l->v[i], a0)) {
+                if (name[0] == 'i')
+                    return tv_int((int64_t)i);
+                c++;
+            }
+        if (name[0] == 'i')
+            tx_fail(x, "value is not in list");
+        return tv_int(c);
+    }
+    if (l.t == TV_TUPLE) {
+        *found = false;
+        return tv_undef(NULL);
+    }
+    if (NAMEIS("append")) {
+        tl_push(A, l.l, a0);
+        return tv_none();
+    }
+    if (NAMEIS("pop")) {
+        if (!l.l->n)
+            tx_fail(x, "pop from empty list");
+        size_t idx = l.l->n - 1;
+        if (a->npos) {
+            int64_t i = want_int(x, a0, "pop index");
+            if (i < 0)
+                i += (int64_t)l.l->n;
+            if (i < 0 || (uint64_t)i >= l.l->n)
+                tx_fail(x, "pop index out of range");
+            idx = (size_t)i;
+        }
+        tv r = l.l->v[idx];
+        memmove(l.l->v + idx, l.l->v + idx + 1, (l.l->n - idx - 1) * sizeof(tv));
+        l.l->n--;
+        return r;
+    }
+    if (NAMEIS("insert")) {
+        int64_t i = want_int(x, a0, "insert index");
+        tv v = targ(a, 1, NULL, tv_none());
+        if (i < 0)
+            i += (int64_t)l.l->n;
+        if (i < 0)
+            i = 0;
+        if ((uint64_t)i > l.l->n)
+            i = (int64_t)l.l->n;
+        tl_push(A, l.l, v);
+        memmove(l.l->v + i + 1, l.l->v + i, (l.l->n - 1 - (size_t)i) * sizeof(tv));
+        l.l->v[i] = v;
+        return tv_none();
+    }
+    if (NAMEIS("extend")) {
+        tlist *items = tx_iter(x, a0);
+        for (size_t i = 0; i < items->n; i++)
+            tl_push(A, l.l, items->v[i]);
+        return tv_none();
+    }
+    if (NAMEIS("remove")) {
+        for (size_t i = 0; i < l.l->n; i++)
+            if (tv_eq(l.l->v[i], a0)) {
+                memmove(l.l->v + i, l.l->v + i + 1, (l.l->n - i - 1) * sizeof(tv));
+                l.l->n--;
+                return tv_none();
+            }
+        tx_fail(x, "list.remove(x): x not in list");
+    }
+    if (NAMEIS("reverse")) {
+        for (size_t i = 0; i < l.l->n / 2; i++) {
+            tv t = l.l->v[i];
+            l.l->v[i] = l.l->v[l.l->n - 1 - i];
+            l.l->v[l.l->n - 1 - i] = t;
+        }
+        return tv_none();
+    }
+    if (NAMEIS("copy")) {
+        tv r = {.t = TV_LIST};
+        r.l = tx_iter(x, l);
+        return r;
+    }
+    if (NAMEIS("clear")) {
+        l.l->n = 0;
+        return tv_none();
+    }
+    *found = false;
+    return tv_undef(NULL);
+}
+
+static tv method_dict(tctx *x, tv d, const char *name, size_t len, const targv *a, bool *found)
+{
+    tv a0 = targ(a, 0, NULL, tv_undef(NULL));
+    if (NAMEIS("items"))
+        return f_items(x, d, a);
+    if (NAMEIS("keys") || NAMEIS("values")) {
+        tv out = tv_list_new(A, d.d->n);
+        for (size_t i = 0; i < d.d->n; i++)
+            out.l->v[i] = name[0] == 'k' ? d.d->k[i] : d.d->v[i];
+        out.l->n = d.d->n;
+        return out;
+    }
+    if (NAMEIS("get")) {
+        tv *v = td_get(d.d, a0);
+        return v ? *v : targ(a, 1, "default", tv_none());
+    }
+    if (NAMEIS("update")) {
+        if (a0.t == TV_DICT)
+            for (size_t i = 0; i < a0.d->n; i++)
+                td_set(A, d.d, a0.d->k[i], a0.d->v[i]);
+        for (size_t k = 0; k < a->nkw; k++)
+            td_set(A, d.d, tv_strn(a->kwname[k], a->kwlen[k]), a->kwval[k]);
+        return tv_none();
+    }
+    if (NAMEIS("pop")) {
+        tv *v = td_get(d.d, a0);
+        if (!v) {
+            if (a->npos > 1)
+                return a->pos[1];
+            tx_fail(x, "KeyError in dict.pop()");
+        }
+        tv r = *v;
+        td_del(d.d, a0);
+        return r;
+    }
+    if (NAMEIS("setdefault")) {
+        tv *v = td_get(d.d, a0);
+        if (v)
+            return *v;
+        tv def = targ(a, 1, NULL, tv_none());
+        td_set(A, d.d, a0, def);
+        return def;
+    }
+    if (NAMEIS("copy")) {
+        tv r = tv_dict_new(A, d.d->n);
+        for (size_t i = 0; i < d.d->n; i++)
+            td_set(A, r.d, d.d->k[i], d.d->v[i]);
+        return r;
+    }
+    if (NAMEIS("clear")) {
+        d.d->n = 0;
+        return tv_none();
+    }
+    *found = false;
+    return tv_undef(NULL);
+}
+
+tv tmpl_call_method(tctx *x, tv obj, const char *name, size_t len, const targv *a, bool *found)
+{
+    *found = true;
+    switch (obj.t) {
+    case TV_STR: return method_str(x, obj, name, len, a, found);
+    case TV_LIST:
+    case TV_TUPLE: return method_list(x, obj, name, len, a, found);
+    case TV_DICT: return method_dict(x, obj, name, len, a, found);
+    default: *found = false; return tv_undef(NULL);
+    }
+}
+
+/* ---- tables ---- */
+
+static const tfilter_def filters[] = {
+    {"abs", f_abs}, {"attr", f_attr}, {"batch", f_batch}, {"capitalize", f_capitalize}, {"center", f_center},
+    {"count", f_length}, {"d", f_default}, {"default", f_default}, {"dictsort", f_dictsort}, {"e", f_escape},
+    {"escape", f_escape}, {"first", f_first}, {"float", f_float}, {"format", f_format}, {"indent", f_indent},
+    {"int", f_int}, {"items", f_items}, {"join", f_join}, {"last", f_last}, {"length", f_length},
+    {"list", f_list}, {"lower", f_lower}, {"map", f_map}, {"max", f_max}, {"min", f_min},
+    {"reject", f_reject}, {"rejectattr", f_rejectattr}, {"replace", f_replace}, {"reverse", f_reverse},
+    {"round", f_round}, {"safe", f_safe}, {"select", f_select}, {"selectattr", f_selectattr}, {"sort", f_sort},
+    {"string", f_string}, {"striptags", f_striptags}, {"sum", f_sum}, {"title", f_title}, {"tojson", f_tojson},
+    {"trim", f_trim}, {"truncate", f_truncate}, {"unique", f_unique}, {"upper", f_upper},
+    {"wordcount", f_wordcount},
+};
+
+static const ttest_def tests[] = {
+    {"==", t_eq}, {"!=", t_ne}, {"<", t_lt}, {"<=", t_le}, {">", t_gt}, {">=", t_ge},
+    {"boolean", t_boolean}, {"callable", t_callable}, {"defined", t_defined}, {"divisibleby", t_divisibleby},
+    {"eq", t_eq}, {"equalto", t_eq}, {"escaped", t_escaped}, {"even", t_even}, {"false", t_false},
+    {"filter", t_filter}, {"float", t_float}, {"ge", t_ge}, {"greaterthan", t_gt}, {"gt", t_gt}, {"in", t_in},
+    {"integer", t_integer}, {"iterable", t_iterable}, {"le", t_le}, {"lessthan", t_lt}, {"lower", t_lower},
+    {"lt", t_lt}, {"mapping", t_mapping}, {"ne", t_ne}, {"none", t_none}, {"number", t_number}, {"odd", t_odd},
+    {"sameas", t_sameas}, {"sequence", t_sequence}, {"string", t_string}, {"test", t_test}, {"true", t_true},
+    {"undefined", t_undefined}, {"upper", t_upper},
+};
+
+const tfilter_def *tmpl_find_filter(const char *name, size_t len)
+{
+    for (size_t i = 0; i < JC_ARRAY_LEN(filters); i++)
+        if (strlen(filters[i].name) == len && !memcmp(filters[i].name, name, len))
+            return &filters[i];
+    return NULL;
+}
+
+const ttest_def *tmpl_find_test(const char *name, size_t len)
+{
+    for (size_t i = 0; i < JC_ARRAY_LEN(tests); i++)
+        if (strlen(tests[i].name) == len && !memcmp(tests[i].name, name, len))
+            return &tests[i];
+    return NULL;
+}
+
+bool tmpl_apply_test(tctx *x, tv v, const char *name, size_t len, const targv *a)
+{
+    const ttest_def *t = tmpl_find_test(name, len);
+    if (!t)
+        tx_fail(x, "no test named '%.*s'", (int)len, name);
+    return t->fn(x, v, a);
+}
+
+tv tmpl_apply_filter(tctx *x, tv v, const char *name, size_t len, const targv *a)
+{
+    const tfilter_def *f = tmpl_find_filter(name, len);
+    if (!f)
+        tx_fail(x, "no filter named '%.*s'", (int)len, name);
+    return f->fn(x, v, a);
+}
