@@ -134,21 +134,20 @@ static uint32_t pow2_at_least(uint64_t n)
 static int build_text_table(tok_vocab *v, jc_err *err)
 {
     v->h_mask = pow2_at_least((uint64_t)v->n * 2) - 1;
-    v->h_hash = jc_try_malloc(((size_t)v->h_mask + 1) * sizeof *v->h_hash, err);
-    v->h_id = jc_try_malloc(((size_t)v->h_mask + 1) * sizeof *v->h_id, err);
-    if (!v->h_hash || !v->h_id)
+    v->h = jc_try_malloc(((size_t)v->h_mask + 1) * sizeof *v->h, err);
+    if (!v->h)
         return -1;
-    memset(v->h_id, 0xff, ((size_t)v->h_mask + 1) * sizeof *v->h_id);
+    memset(v->h, 0xff, ((size_t)v->h_mask + 1) * sizeof *v->h);
     for (int32_t id = 0; id < v->n; id++) {
         size_t l;
         const char *t = tok_str(v, id, &l);
         uint32_t h = tok_hash(t, l);
         uint32_t i = h & v->h_mask;
         bool dup = false;
-        for (; v->h_id[i] >= 0; i = (i + 1) & v->h_mask) {
-            if (v->h_hash[i] == h) {
+        for (; v->h[i].id >= 0; i = (i + 1) & v->h_mask) {
+            if (v->h[i].hash == h) {
                 size_t l2;
-                const char *t2 = tok_str(v, v->h_id[i], &l2);
+                const char *t2 = tok_str(v, v->h[i].id, &l2);
                 if (l2 == l && memcmp(t, t2, l) == 0) {
                     dup = true; /* keep the first id, as a lookup would find it */
                     break;
@@ -157,8 +156,8 @@ static int build_text_table(tok_vocab *v, jc_err *err)
         }
         if (dup)
             continue;
-        v->h_hash[i] = h;
-        v->h_id[i] = id;
+        v->h[i].hash = h;
+        v->h[i].id = id;
     }
     return 0;
 }
@@ -173,50 +172,86 @@ static int load_merges(tok_vocab *v, const gguf_file *f, jc_err *err)
                        gguf_vtype_name(mv->type));
     if (mv->arr.n > (uint64_t)INT32_MAX / 2)
         return jc_errf(err, "tokenizer.ggml.merges: %" PRIu64 " entries is too many", mv->arr.n);
-    v->m_mask = pow2_at_least(mv->arr.n * 2 + 2) - 1;
-    size_t slots = (size_t)v->m_mask + 1;
-    v->m_key = jc_try_calloc(slots, sizeof *v->m_key, err);
-    v->m_rank = jc_try_malloc(slots * sizeof *v->m_rank, err);
-    v->m_res = jc_try_malloc(slots * sizeof *v->m_res, err);
-    if (!v->m_key || !v->m_rank || !v->m_res)
+    v->m_mask = pow2_at_least(mv->arr.n + mv->arr.n / 2 + 2) - 1;
+    v->m = jc_try_calloc((size_t)v->m_mask + 1, sizeof *v->m, err);
+    if (!v->m)
         return -1;
+    /*
+     * Three passes so that the random accesses of one can be prefetched a few
+     * merges ahead: (1) split each "left right" entry and hash both sides and
+     * their concatenation, (2) resolve the three token ids, (3) insert.
+     */
+    size_t nm = (size_t)mv->arr.n;
+    uint32_t *hh = jc_try_malloc(nm * 3 * sizeof *hh + 1, err);
+    uint64_t *keys = jc_try_malloc(nm * sizeof *keys + 1, err);
+    int32_t *res = jc_try_malloc(nm * sizeof *res + 1, err);
     char *buf = NULL;
     size_t bufcap = 0;
-    for (uint64_t r = 0; r < mv->arr.n; r++) {
+    int rc = -1;
+    if (!hh || !keys || !res)
+        goto out;
+    for (size_t r = 0; r < nm; r++) {
         gguf_str s = gguf_arr_str(mv, r);
-        if (s.len < 3)
-            continue;
-        /* split at the first space after the first byte, as llama.cpp does */
-        const char *sp = memchr(s.ptr + 1, ' ', s.len - 1);
+        const char *sp = s.len >= 3 ? memchr(s.ptr + 1, ' ', s.len - 1) : NULL;
+        keys[r] = 0;
         if (!sp)
-            continue;
+            continue; /* split at the first space after the first byte, as llama.cpp does */
         size_t la = (size_t)(sp - s.ptr), lb = s.len - la - 1;
-        int32_t a = tok_lookup(v, s.ptr, la), b = tok_lookup(v, sp + 1, lb);
-        if (a < 0 || b < 0)
-            continue;
         if (la + lb > bufcap) {
             bufcap = (la + lb) * 2;
             buf = jc_xrealloc(buf, bufcap);
         }
         memcpy(buf, s.ptr, la);
         memcpy(buf + la, sp + 1, lb);
-        int32_t res = tok_lookup(v, buf, la + lb);
-        if (res < 0)
+        hh[3 * r] = tok_hash(s.ptr, la);
+        hh[3 * r + 1] = tok_hash(sp + 1, lb);
+        hh[3 * r + 2] = tok_hash(buf, la + lb);
+        keys[r] = 1;
+    }
+    enum { AHEAD = 8 };
+    for (size_t r = 0; r < nm; r++) {
+        if (r + AHEAD < nm && keys[r + AHEAD]) {
+            for (int k = 0; k < 3; k++)
+                __builtin_prefetch(&v->h[hh[3 * (r + AHEAD) + k] & v->h_mask]);
+        }
+        if (!keys[r])
+            continue;
+        keys[r] = 0;
+        gguf_str s = gguf_arr_str(mv, r);
+        const char *sp = memchr(s.ptr + 1, ' ', s.len - 1);
+        size_t la = (size_t)(sp - s.ptr), lb = s.len - la - 1;
+        int32_t a = tok_lookup_hashed(v, s.ptr, la, hh[3 * r]);
+        int32_t b = a < 0 ? -1 : tok_lookup_hashed(v, sp + 1, lb, hh[3 * r + 1]);
+        if (b < 0)
+            continue;
+        memcpy(buf, s.ptr, la);
+        memcpy(buf + la, sp + 1, lb);
+        res[r] = tok_lookup_hashed(v, buf, la + lb, hh[3 * r + 2]);
+        if (res[r] < 0)
             continue; /* a merge whose result is no token can never be emitted */
-        uint64_t key = (((uint64_t)(uint32_t)a << 32) | (uint32_t)b) + 1;
-        uint64_t x = key * 0x9e3779b97f4a7c15ULL;
-        uint32_t i = (uint32_t)(x >> 32) & v->m_mask;
-        while (v->m_key[i] && v->m_key[i] != key)
+        keys[r] = (((uint64_t)(uint32_t)a << 32) | (uint32_t)b) + 1;
+    }
+    for (size_t r = 0; r < nm; r++) {
+        if (r + AHEAD < nm && keys[r + AHEAD])
+            __builtin_prefetch(&v->m[tok_mhash(keys[r + AHEAD]) & v->m_mask]);
+        uint64_t key = keys[r];
+        if (!key)
+            continue;
+        uint32_t i = tok_mhash(key) & v->m_mask;
+        while (v->m[i].key && v->m[i].key != key)
             i = (i + 1) & v->m_mask;
-        if (v->m_key[i])
+        if (v->m[i].key)
             continue; /* the first (lowest) rank wins */
-        v->m_key[i] = key;
-        v->m_rank[i] = (int32_t)r;
-        v->m_res[i] = res;
+        v->m[i] = (tok_mslot){key, (int32_t)r, res[r]};
         v->n_merges++;
     }
+    rc = 0;
+out:
     free(buf);
-    return 0;
+    free(hh);
+    free(keys);
+    free(res);
+    return rc;
 }
 
 /* Reads an optional token id key into *id; ids out of range are ignored. */
@@ -225,21 +260,6 @@ static void get_id(const gguf_file *f, const char *key, int32_t n, int32_t *id)
     uint64_t u;
     if (gguf_get_u64(f, key, &u) && u < (uint64_t)n)
         *id = (int32_t)u;
-}
-
-static bool text_is(const tok_vocab *v, int32_t id, const char *s)
-{
-    size_t l;
-    const char *t = tok_str(v, id, &l);
-    return l == strlen(s) && memcmp(t, s, l) == 0;
-}
-
-static bool text_in(const tok_vocab *v, int32_t id, const char *const *list)
-{
-    for (; *list; list++)
-        if (text_is(v, id, *list))
-            return true;
-    return false;
 }
 
 static int32_t find_first_of(const tok_vocab *v, const char *const *list)
@@ -275,11 +295,9 @@ static void make_control(tok_vocab *v, int32_t id)
 static void build_eog(tok_vocab *v)
 {
     if (v->eot < 0) {
-        for (int32_t id = 0; id < v->n && v->eot < 0; id++)
-            if (text_in(v, id, eot_texts)) {
-                v->eot = id;
-                make_control(v, id);
-            }
+        v->eot = find_first_of(v, eot_texts);
+        if (v->eot >= 0)
+            make_control(v, v->eot);
     }
     if (v->eom < 0) {
         v->eom = tok_lookup(v, "<|eom_id|>", 10);
@@ -302,11 +320,13 @@ static void build_eog(tok_vocab *v)
             v->flags[fim[k]] |= TOK_F_EOG;
             make_control(v, fim[k]);
         }
-    for (int32_t id = 0; id < v->n; id++)
-        if (text_in(v, id, eog_texts)) {
+    for (const char *const *p = eog_texts; *p; p++) {
+        int32_t id = tok_lookup(v, *p, strlen(*p));
+        if (id >= 0) {
             v->flags[id] |= TOK_F_EOG;
             make_control(v, id);
         }
+    }
     /* gpt-oss quirk: these are always rendered */
     static const char *const user_texts[] = {"<|channel|>", "<|message|>", "<|start|>", "<|constrain|>", NULL};
     for (const char *const *p = user_texts; *p; p++) {
@@ -409,6 +429,20 @@ static void build_special(tok_vocab *v, const gguf_file *f)
     }
     free(name);
     free(arch);
+}
+
+/* True if every token's '▁' characters are all at its start. */
+static bool spm_split_ok(const tok_vocab *v)
+{
+    for (int32_t id = 0; id < v->n; id++) {
+        size_t l, i = 0;
+        const char *t = tok_str(v, id, &l);
+        while (i + 3 <= l && !memcmp(t + i, "\xe2\x96\x81", 3))
+            i += 3;
+        if (i < l && memmem(t + i, l - i, "\xe2\x96\x81", 3))
+            return false;
+    }
+    return true;
 }
 
 static void build_byte_tokens(tok_vocab *v)
@@ -554,7 +588,7 @@ tok_vocab *tok_load(const gguf_file *f, jc_err *err)
             goto out;
         if (load_merges(v, f, err) < 0)
             goto out;
-        if (!v->m_key && strcmp(v->pre_name, "kimi-k2") != 0) {
+        if (!v->m && strcmp(v->pre_name, "kimi-k2") != 0) {
             jc_errf(err, "tokenizer.ggml.merges: missing (required by a gpt2 tokenizer)");
             goto out;
         }
@@ -607,6 +641,8 @@ tok_vocab *tok_load(const gguf_file *f, jc_err *err)
             v->wpm_strip_accents = b;
     }
     build_byte_tokens(v);
+    if (v->model == TOK_MODEL_SPM)
+        v->spm_ws_split = spm_split_ok(v);
     build_eog(v);
     build_special(v, f);
     if (tok_pieces_build(v, err) < 0)
@@ -655,11 +691,8 @@ void tok_free(tok_vocab *v)
     free(v->scores);
     free(v->attr);
     free(v->flags);
-    free(v->h_hash);
-    free(v->h_id);
-    free(v->m_key);
-    free(v->m_rank);
-    free(v->m_res);
+    free(v->h);
+    free(v->m);
     free(v->piece_pool);
     free(v->piece_off);
     free(v->eog_ids);

@@ -30,6 +30,16 @@ enum {
 
 typedef struct tok_pre tok_pre; /* compiled pre-tokenizer regexes (tok_pre.c) */
 
+typedef struct tok_hslot {
+    uint32_t hash;
+    int32_t id; /* -1: empty */
+} tok_hslot;
+
+typedef struct tok_mslot {
+    uint64_t key; /* (left << 32 | right) + 1; 0: empty */
+    int32_t rank, res;
+} tok_mslot;
+
 struct tok_vocab {
     enum tok_model model;
     int32_t n;              /* tokens */
@@ -41,14 +51,11 @@ struct tok_vocab {
     uint32_t max_tok_len;   /* longest token text */
 
     /* text → id: slots of (hash, id), id -1 = empty */
-    uint32_t *h_hash;
-    int32_t *h_id;
+    tok_hslot *h;
     uint32_t h_mask;
 
-    /* BPE merges: (left id, right id) → rank and result id */
-    uint64_t *m_key;        /* (left << 32 | right) + 1; 0 = empty */
-    int32_t *m_rank;
-    int32_t *m_res;
+    /* BPE merges: (left id, right id) → rank and result id; NULL without merges */
+    tok_mslot *m;
     uint32_t m_mask;
     uint32_t n_merges;
 
@@ -65,6 +72,7 @@ struct tok_vocab {
     bool byte_encode;       /* byte-level BPE (GPT-2 byte→char map) */
     bool ignore_merges;     /* a pre-tokenized word that is a token is taken whole */
     bool wpm_lowercase, wpm_strip_accents;
+    bool spm_ws_split;      /* SPM: no token has '▁' after another character */
 
     int32_t *eog_ids;       /* sorted */
     size_t n_eog;
@@ -94,7 +102,8 @@ static inline uint32_t tok_hash(const void *p, size_t n)
         n -= 8;
     }
     uint64_t w = 0;
-    memcpy(&w, s, n);
+    for (size_t k = 0; k < n; k++)
+        w |= (uint64_t)s[k] << (8 * k);
     h = (h ^ w) * 0x100000001b3ULL;
     h ^= h >> 32;
     h *= 0x9e3779b97f4a7c15ULL;
@@ -107,15 +116,14 @@ static inline const char *tok_str(const tok_vocab *v, int32_t id, size_t *len)
     return v->text_pool + v->tok_off[id];
 }
 
-/* The id of the token whose text is s[0..n), or -1. */
-static inline int32_t tok_lookup(const tok_vocab *v, const char *s, size_t n)
+/* The id of the token whose text is s[0..n) (whose tok_hash is h), or -1. */
+static inline int32_t tok_lookup_hashed(const tok_vocab *v, const char *s, size_t n, uint32_t h)
 {
-    uint32_t h = tok_hash(s, n);
     for (uint32_t i = h & v->h_mask;; i = (i + 1) & v->h_mask) {
-        int32_t id = v->h_id[i];
+        int32_t id = v->h[i].id;
         if (id < 0)
             return -1;
-        if (v->h_hash[i] == h) {
+        if (v->h[i].hash == h) {
             size_t l;
             const char *t = tok_str(v, id, &l);
             if (l == n && memcmp(t, s, n) == 0)
@@ -124,19 +132,31 @@ static inline int32_t tok_lookup(const tok_vocab *v, const char *s, size_t n)
     }
 }
 
+static inline uint32_t tok_mhash(uint64_t key)
+{
+    key ^= key >> 29;
+    key *= 0xbf58476d1ce4e5b9ULL;
+    key ^= key >> 32;
+    return (uint32_t)key;
+}
+
+static inline int32_t tok_lookup(const tok_vocab *v, const char *s, size_t n)
+{
+    return tok_lookup_hashed(v, s, n, tok_hash(s, n));
+}
+
 /* The merge of (a, b): its rank (and the merged token in *res), or -1. */
 static inline int32_t tok_merge_rank(const tok_vocab *v, int32_t a, int32_t b, int32_t *res)
 {
-    if (!v->m_mask && !v->m_key)
+    if (!v->m)
         return -1;
     uint64_t key = (((uint64_t)(uint32_t)a << 32) | (uint32_t)b) + 1;
-    uint64_t x = key * 0x9e3779b97f4a7c15ULL;
-    for (uint32_t i = (uint32_t)(x >> 32) & v->m_mask;; i = (i + 1) & v->m_mask) {
-        if (v->m_key[i] == 0)
+    for (uint32_t i = tok_mhash(key) & v->m_mask;; i = (i + 1) & v->m_mask) {
+        if (v->m[i].key == 0)
             return -1;
-        if (v->m_key[i] == key) {
-            *res = v->m_res[i];
-            return v->m_rank[i];
+        if (v->m[i].key == key) {
+            *res = v->m[i].res;
+            return v->m[i].rank;
         }
     }
 }

@@ -90,33 +90,27 @@ static int try_pair(const tok_vocab *v, const char *t, const spm_sym *sym, int32
     return heap_push(h, (spm_pair){v->scores[id], l, r, size});
 }
 
-int tok_spm_encode(const tok_vocab *v, const char *s, size_t n, tok_out *out, jc_err *err)
+/* Scratch reused across the segments of one call. */
+typedef struct spm_work {
+    spm_sym *sym;
+    size_t sym_cap;
+    spm_heap h;
+} spm_work;
+
+/* Encodes the escaped text t[0..m) as one merge domain. 0, or -1 on OOM. */
+static int spm_segment(const tok_vocab *v, const char *t, size_t m, spm_work *w, tok_out *out)
 {
-    if (n == 0)
-        return 0;
-    int rc = -1;
-    char *t = NULL;
-    spm_sym *sym = NULL;
-    spm_heap h = {0};
-    if (n > UINT32_MAX / 3 - 4)
-        return jc_errf(err, "tokenize: text too long for the SentencePiece tokenizer");
-    /* escape spaces */
-    t = malloc(n * 3 + 1);
-    if (!t)
-        goto oom;
-    size_t m = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == ' ') {
-            memcpy(t + m, "\xe2\x96\x81", 3);
-            m += 3;
-        } else {
-            t[m++] = s[i];
-        }
+    if (m > w->sym_cap) {
+        size_t nc = m + 64;
+        spm_sym *s = realloc(w->sym, nc * sizeof *s);
+        if (!s)
+            return -1;
+        w->sym = s;
+        w->sym_cap = nc;
     }
-    /* one symbol per UTF-8 character */
-    sym = malloc(m * sizeof *sym);
-    if (!sym)
-        goto oom;
+    spm_sym *sym = w->sym;
+    spm_heap *h = &w->h;
+    h->n = 0;
     int32_t ns = 0;
     for (size_t off = 0; off < m;) {
         size_t len = tok_utf8_len((uint8_t)t[off]);
@@ -129,10 +123,10 @@ int tok_spm_encode(const tok_vocab *v, const char *s, size_t n, tok_out *out, jc
         off += len;
     }
     for (int32_t i = 1; i < ns; i++)
-        if (try_pair(v, t, sym, i - 1, i, &h) < 0)
-            goto oom;
-    while (h.n) {
-        spm_pair p = heap_pop(&h);
+        if (try_pair(v, t, sym, i - 1, i, h) < 0)
+            return -1;
+    while (h->n) {
+        spm_pair p = heap_pop(h);
         spm_sym *L = &sym[p.left], *R = &sym[p.right];
         if (L->n == 0 || R->n == 0 || L->n + R->n != p.size)
             continue; /* stale: one side changed since the pair was queued */
@@ -141,10 +135,10 @@ int tok_spm_encode(const tok_vocab *v, const char *s, size_t n, tok_out *out, jc
         L->next = R->next;
         if (R->next >= 0)
             sym[R->next].prev = p.left;
-        if (try_pair(v, t, sym, L->prev, p.left, &h) < 0 || try_pair(v, t, sym, p.left, L->next, &h) < 0)
-            goto oom;
+        if (try_pair(v, t, sym, L->prev, p.left, h) < 0 || try_pair(v, t, sym, p.left, L->next, h) < 0)
+            return -1;
     }
-    for (int32_t i = 0; i != -1; i = sym[i].next) {
+    for (int32_t i = 0; ns > 0 && i != -1; i = sym[i].next) {
         int32_t id = tok_lookup(v, t + sym[i].off, sym[i].n);
         if (id >= 0) {
             tok_out_push(out, id);
@@ -158,13 +152,67 @@ int tok_spm_encode(const tok_vocab *v, const char *s, size_t n, tok_out *out, jc
                 tok_out_push(out, b);
         }
     }
-    rc = 0;
+    return 0;
+}
+
+static bool is_ws_mark(const char *t, size_t m, size_t i)
+{
+    return i + 3 <= m && (uint8_t)t[i] == 0xe2 && (uint8_t)t[i + 1] == 0x96 && (uint8_t)t[i + 2] == 0x81;
+}
+
+int tok_spm_encode(const tok_vocab *v, const char *s, size_t n, tok_out *out, jc_err *err)
+{
+    if (n == 0)
+        return 0;
+    if (n > UINT32_MAX / 3 - 4)
+        return jc_errf(err, "tokenize: text too long for the SentencePiece tokenizer");
+    int rc = -1;
+    spm_work w = {0};
+    /* escape spaces */
+    char *t = malloc(n * 3 + 1);
+    if (!t)
+        goto oom;
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == ' ') {
+            memcpy(t + m, "\xe2\x96\x81", 3);
+            m += 3;
+        } else {
+            t[m++] = s[i];
+        }
+    }
+    if (!v->spm_ws_split) {
+        if (spm_segment(v, t, m, &w, out) < 0)
+            goto oom;
+    } else {
+        /*
+         * No token has a '▁' after another character, so no merge crosses the
+         * start of a run of '▁' that follows other text: encode the pieces
+         * between such points one by one (same result, smaller heaps).
+         */
+        size_t start = 0;
+        bool prev_mark = false;
+        for (size_t i = 0; i < m;) {
+            bool mark = is_ws_mark(t, m, i);
+            if (mark && !prev_mark && i > start) {
+                if (spm_segment(v, t + start, i - start, &w, out) < 0)
+                    goto oom;
+                start = i;
+            }
+            prev_mark = mark;
+            size_t len = tok_utf8_len((uint8_t)t[i]);
+            i += len < m - i ? len : m - i;
+        }
+        if (spm_segment(v, t + start, m - start, &w, out) < 0)
+            goto oom;
+    }
+    rc = out->oom ? jc_errf(err, "tokenize: out of memory") : 0;
     goto out;
 oom:
     jc_errf(err, "tokenize: out of memory");
 out:
     free(t);
-    free(sym);
-    free(h.a);
+    free(w.sym);
+    free(w.h.a);
     return rc;
 }
