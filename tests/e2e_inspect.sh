@@ -73,6 +73,26 @@ EOF
 grep -q 'u64max .* u64 *= 18446744073709551615' "$tmp/odd.txt" || fail "human view lacks the u64"
 grep -q 'nested .* arr\[arr\[u32\]\] *= \[\[1, 2\], \[\]\]' "$tmp/odd.txt" || fail "human view lacks the nested array"
 
+# types janc cannot run are still named: IQ2_XXS (16), TQ1_0 (34), MXFP4 (39), BF16 (30)
+python3 - "$tmp/types.gguf" <<'EOF' || fail "could not write types.gguf"
+import struct, sys
+def s(b): return struct.pack('<Q', len(b)) + b
+tensors = [(b'a', 256, 16, 66), (b'b', 256, 34, 54), (b'c', 64, 39, 34), (b'd', 3, 30, 6)]
+info, off = b'', 0
+for name, ne0, typ, size in tensors:
+    info += s(name) + struct.pack('<IQIQ', 1, ne0, typ, off)
+    off += (size + 31) // 32 * 32
+hdr = b'GGUF' + struct.pack('<IQQ', 3, len(tensors), 0) + info
+hdr += b'\0' * (-len(hdr) % 32)
+open(sys.argv[1], 'wb').write(hdr + b'\0' * off)
+EOF
+"$bin" inspect "$tmp/types.gguf" --json | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+assert [t["type"] for t in d["tensors"]] == ["IQ2_XXS", "TQ1_0", "MXFP4", "BF16"], d
+assert [t["offset"] for t in d["tensors"]] == [0, 96, 160, 224], d' || fail "unrunnable types not named"
+"$bin" inspect "$tmp/types.gguf" | grep -q '^ *0  a  *IQ2_XXS  *256  *66$' || fail "human view of IQ2_XXS"
+
 if [ ! -d "$shared" ]; then
   echo "SKIP: $shared is absent; the shared-file checks are skipped"
   [ "$fails" -eq 0 ] && exit 77 || exit 1
