@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# The CPU benchmark of issue 8, in one run:
+#   1. makes a model shaped like TinyLlama 1.1B (dim 2048, 22 layers, 32 heads,
+#      4 KV heads, FFN 5632, vocabulary 32000) with random F16 weights, with
+#      janc's own writer (build/bench_quant_synth), and quantizes it with
+#      `janc quantize` to Q4_K_M, Q8_0, Q4_0 and Q6_K (cached in bench/out/);
+#   2. measures this machine's memory read bandwidth (build/bench_base_bandwidth);
+#   3. runs `janc bench -p 512 -n 128 -t 2` on each file;
+#   4. reports pp512 and tg128 tokens/s, the bandwidth limit for tg
+#      (bandwidth / bytes of weights read per token) and tg as a fraction of it,
+#      next to the targets of issue 8.
+# Usage: bench/tinyllama.sh [TYPES...]   (default: Q4_K_M Q8_0 Q4_0 Q6_K)
+# Environment: JANC_BUILD (default build), BENCH_OUT (default bench/out),
+# THREADS (2), REPS (3).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${JANC_BUILD:-build}
+out=${BENCH_OUT:-bench/out}
+threads=${THREADS:-2}
+reps=${REPS:-3}
+types=("$@")
+[ ${#types[@]} -gt 0 ] || types=(Q4_K_M Q8_0 Q4_0 Q6_K)
+mkdir -p "$out"
+ninja -C "$build" janc bench_quant_synth bench_base_bandwidth >/dev/null
+
+base="$out/tinyllama-F16.gguf"
+if [ ! -f "$base" ]; then
+  echo "making $base (random weights, TinyLlama 1.1B shape)"
+  "$build/bench_quant_synth" "$base"
+fi
+for t in "${types[@]}"; do
+  f="$out/tinyllama-$t.gguf"
+  if [ ! -f "$f" ]; then
+    echo "quantizing to $t"
+    "$build/janc" quantize "$base" "$f" "$t" >/dev/null
+  fi
+done
+
+bw_json=$("$build/bench_base_bandwidth" -t "$threads" -r 7 --json)
+echo "bandwidth: $bw_json"
+results=()
+for t in "${types[@]}"; do
+  f="$out/tinyllama-$t.gguf"
+  echo "bench $t"
+  r=$("$build/janc" bench "$f" -p 512 -n 128 -t "$threads" -r "$reps" --json)
+  w=$("$build/janc" inspect "$f" --json)
+  results+=("$(python3 - "$t" "$r" "$w" <<'PY'
+import json, sys
+t, bench, insp = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
+# bytes per block and elements per block of the ggml types in these files
+BLK = {"F32": (1, 4), "F16": (1, 2), "BF16": (1, 2), "Q4_0": (32, 18), "Q4_1": (32, 20), "Q5_0": (32, 22),
+       "Q5_1": (32, 24), "Q8_0": (32, 34), "Q2_K": (256, 84), "Q3_K": (256, 110), "Q4_K": (256, 144),
+       "Q5_K": (256, 176), "Q6_K": (256, 210), "IQ4_NL": (32, 18), "IQ4_XS": (256, 136)}
+per_tok = 0
+for ten in insp["tensors"]:
+    n = 1
+    for d in ten["shape"]: n *= d
+    be, bb = BLK[ten["type"]]
+    size = n // be * bb
+    if ten["name"] == "token_embd.weight":   # one row is read per token
+        size = size // ten["shape"][1]
+    per_tok += size
+print(json.dumps({"type": t, "bench": bench, "bytes_per_token": per_tok}))
+PY
+)")
+done
+python3 - "$bw_json" "${results[@]}" <<'PY'
+import json, sys
+bw = json.loads(sys.argv[1])["read_gbs"] * 1e9
+targets_pp = {"Q4_K_M": 180, "Q8_0": 160, "Q4_0": 200, "Q6_K": 150}
+llamacpp = {"Q4_K_M": (119, 48), "Q8_0": (106, 27), "Q4_0": (131, 50)}
+print()
+print(f"memory read bandwidth: {bw/1e9:.1f} GB/s (2 threads, measured in this run)")
+print(f"{'type':8} {'pp512 t/s':>12} {'target':>7} {'tg128 t/s':>12} {'limit':>7} {'tg/limit':>9} {'llama.cpp pp/tg':>16}")
+for r in sys.argv[2:]:
+    r = json.loads(r)
+    rows = {row["test"]: row for row in r["bench"]["results"]}
+    pp, tg = rows["pp512"], rows["tg128"]
+    limit = bw / r["bytes_per_token"]
+    lc = llamacpp.get(r["type"])
+    print(f"{r['type']:8} {pp['tps']:7.1f}±{pp['tps_sd']:<4.1f} {targets_pp.get(r['type'], 0):7} "
+          f"{tg['tps']:7.1f}±{tg['tps_sd']:<4.1f} {limit:7.1f} {tg['tps']/limit:8.0%} "
+          f"{(f'{lc[0]}/{lc[1]}' if lc else '-'):>16}")
+PY
