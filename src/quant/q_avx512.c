@@ -25,6 +25,9 @@
 #define Q512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx512dq,avx2,fma,f16c")))
 #define Q512I Q512 static inline __attribute__((always_inline))
 
+/* Full unrolling of the small tile loops keeps the accumulators in registers. */
+#define UNROLL _Pragma("GCC unroll 16")
+
 #define RT 4     /* rows per tile */
 #define TT 4     /* tokens per tile */
 #define KCH 16   /* 256-element blocks decoded per chunk */
@@ -54,21 +57,28 @@ Q512I void ftile(uint32_t type, const uint8_t *const *wr, const float *const *xt
                  float res[RT][TT])
 {
     __m512 acc[RT][TT];
+    UNROLL
     for (int r = 0; r < RT; r++)
+        UNROLL
         for (int t = 0; t < nt; t++)
             acc[r][t] = _mm512_setzero_ps();
     for (int64_t k = 0; k < n; k += 16) {
         __mmask16 m = n - k >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - k)) - 1);
         __m512 w[RT];
+        UNROLL
         for (int r = 0; r < RT; r++)
             w[r] = load_wf(type, wr[r], k, m);
+        UNROLL
         for (int t = 0; t < nt; t++) {
             __m512 x = _mm512_maskz_loadu_ps(m, xt[t] + k);
+            UNROLL
             for (int r = 0; r < RT; r++)
                 acc[r][t] = _mm512_fmadd_ps(w[r], x, acc[r][t]);
         }
     }
+    UNROLL
     for (int r = 0; r < RT; r++)
+        UNROLL
         for (int t = 0; t < nt; t++)
             res[r][t] = _mm512_reduce_add_ps(acc[r][t]);
 }
@@ -79,11 +89,13 @@ Q512I void gemm_f(uint32_t type, const uint8_t *W, size_t wrb, int64_t rows, int
     for (int64_t r0 = 0; r0 < rows; r0 += RT) {
         const int rr = (int)q_min64(RT, rows - r0);
         const uint8_t *wr[RT];
+        UNROLL
         for (int r = 0; r < RT; r++)
             wr[r] = W + (size_t)(r0 + (r < rr ? r : rr - 1)) * wrb;
         for (int64_t t0 = 0; t0 < ntok; t0 += TT) {
             const int tt = (int)q_min64(TT, ntok - t0);
             const float *xt[TT];
+            UNROLL
             for (int t = 0; t < TT; t++)
                 xt[t] = (const float *)(X + (size_t)(t0 + (t < tt ? t : tt - 1)) * arb);
             float res[RT][TT];
@@ -124,6 +136,7 @@ static const int16_t idx16[4][32] __attribute__((aligned(64))) = {
 Q512I void kdec_scales(kdec *o, __m256i S16, __m256i M16, float dmin)
 {
     __m512i s = _mm512_castsi256_si512(S16);
+    UNROLL
     for (int c = 0; c < 4; c++)
         o->sc[c] = _mm512_permutexvar_epi16(_mm512_load_si512(idx16[c]), s);
     o->dminm = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi16_epi32(M16)), _mm512_set1_ps(dmin));
@@ -161,6 +174,7 @@ Q512I void dec_q4_K(const void *blk, kdec *o, bool five)
     const __m256i m4 = _mm256_set1_epi8(0xF);
     __m256i h = qh ? _mm256_loadu_si256((const __m256i *)qh) : _mm256_setzero_si256();
     const __m256i one = _mm256_set1_epi8(1);
+    UNROLL
     for (int c = 0; c < 4; c++) {
         __m256i q = _mm256_loadu_si256((const __m256i *)(qs + 32 * c));
         __m256i lo = _mm256_and_si256(q, m4);
@@ -200,6 +214,7 @@ Q512I void dec_q3_K(const block_q3_K *b, kdec *o)
     q_q3k_scales(b->scales, s8);
     const __m256i m3 = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);
     __m256i hm = _mm256_loadu_si256((const __m256i *)b->hmask);
+    UNROLL
     for (int c = 0; c < 4; c++) {
         int h = c / 2, k0 = 2 * (c % 2);
         __m256i q = _mm256_loadu_si256((const __m256i *)(b->qs + 32 * h));
@@ -219,6 +234,7 @@ Q512I void dec_q3_K(const block_q3_K *b, kdec *o)
 Q512I void dec_q2_K(const block_q2_K *b, kdec *o)
 {
     const __m256i m3 = _mm256_set1_epi8(3);
+    UNROLL
     for (int c = 0; c < 4; c++) {
         int h = c / 2, k0 = 2 * (c % 2);
         __m256i q = _mm256_loadu_si256((const __m256i *)(b->qs + 32 * h));
@@ -236,6 +252,7 @@ Q512I void dec_iq4_xs(const block_iq4_xs *b, kdec *o)
     static const uint8_t lut[16] = {1, 24, 45, 63, 79, 93, 106, 118, 129, 141, 153, 166, 181, 197, 217, 241};
     const __m512i tbl = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)lut));
     const __m256i m4 = _mm256_set1_epi8(0xF);
+    UNROLL
     for (int c = 0; c < 4; c++) {
         __m256i q = _mm256_loadu_si256((const __m256i *)(b->qs + 32 * c));
         __m512i v = cat256(_mm256_and_si256(q, m4), _mm256_and_si256(_mm256_srli_epi16(q, 4), m4));
@@ -246,6 +263,7 @@ Q512I void dec_iq4_xs(const block_iq4_xs *b, kdec *o)
     q_iq4xs_scales(b, s8);
     int32_t s32[16];
     int16_t m16[16];
+    UNROLL
     for (int c = 0; c < 4; c++) {
         for (int i = 0; i < 16; i++)
             s32[i] = s8[2 * c + i / 8];
@@ -278,21 +296,27 @@ Q512I void ktile(const kdec *dec, int64_t nb, const block_q8_K *const *xt, const
                  float res[RT][TT])
 {
     __m512 acc[RT][TT];
+    UNROLL
     for (int r = 0; r < RT; r++)
+        UNROLL
         for (int t = 0; t < nt; t++)
             acc[r][t] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
+        UNROLL
         for (int t = 0; t < nt; t++) {
             const block_q8_K *x = xt[t] + b;
             __m512i xv[4];
+            UNROLL
             for (int c = 0; c < 4; c++)
                 xv[c] = _mm512_loadu_si512(x->qs + 64 * c);
             const __m512 bs = _mm512_mul_ps(
                 _mm512_cvtepi32_ps(_mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i *)x->bsums))),
                 _mm512_set1_ps(x->d));
+            UNROLL
             for (int r = 0; r < RT; r++) {
                 const kdec *k = &dec[(size_t)r * KCH + (size_t)b];
                 __m512i is = _mm512_setzero_si512();
+                UNROLL
                 for (int c = 0; c < 4; c++) {
                     if (dp)
                         is = _mm512_add_epi32(is, _mm512_mullo_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(),
@@ -306,9 +330,90 @@ Q512I void ktile(const kdec *dec, int64_t nb, const block_q8_K *const *xt, const
             }
         }
     }
+    UNROLL
     for (int r = 0; r < RT; r++)
+        UNROLL
         for (int t = 0; t < nt; t++)
             res[r][t] = _mm512_reduce_add_ps(acc[r][t]);
+}
+
+/*
+ * Few tokens (decode): each row's block is decoded into registers and used
+ * at once, with no stores; type is a constant in every instantiation.
+ */
+Q512I void kdirect_tile(const uint32_t type, const uint8_t *const *wr, size_t bsz, int64_t nbt,
+                        const block_q8_K *const *xt, const int nt, float res[RT][TT])
+{
+    const bool dp = type == GGML_TYPE_IQ4_XS;
+    __m512 acc[RT][TT];
+    UNROLL
+    for (int r = 0; r < RT; r++)
+        UNROLL
+        for (int t = 0; t < nt; t++)
+            acc[r][t] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nbt; b++) {
+        __m512 bs[TT];
+        UNROLL
+        for (int t = 0; t < nt; t++)
+            bs[t] = _mm512_mul_ps(
+                _mm512_cvtepi32_ps(_mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i *)xt[t][b].bsums))),
+                _mm512_set1_ps(xt[t][b].d));
+        UNROLL
+        for (int r = 0; r < RT; r++) {
+            kdec k;
+            kdecode(type, wr[r] + (size_t)b * bsz, &k);
+            UNROLL
+            for (int t = 0; t < nt; t++) {
+                const block_q8_K *x = xt[t] + b;
+                __m512i is = _mm512_setzero_si512();
+                UNROLL
+                for (int c = 0; c < 4; c++) {
+                    __m512i xv = _mm512_loadu_si512(x->qs + 64 * c);
+                    if (dp)
+                        is = _mm512_add_epi32(
+                            is, _mm512_mullo_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), k.u[c], xv), k.sc[c]));
+                    else
+                        is = _mm512_dpwssd_epi32(is, _mm512_maddubs_epi16(k.u[c], xv), k.sc[c]);
+                }
+                acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is), _mm512_set1_ps(k.d * x->d), acc[r][t]);
+                acc[r][t] = _mm512_fnmadd_ps(k.dminm, bs[t], acc[r][t]);
+            }
+        }
+    }
+    UNROLL
+    for (int r = 0; r < RT; r++)
+        UNROLL
+        for (int t = 0; t < nt; t++)
+            res[r][t] = _mm512_reduce_add_ps(acc[r][t]);
+}
+
+Q512I void gemm_k_direct(const uint32_t type, const uint8_t *W, size_t wrb, int64_t rows, int64_t n,
+                         const uint8_t *X, size_t arb, int64_t ntok, float *out, size_t os)
+{
+    const size_t bsz = q_traits_get(type)->size;
+    const int64_t nbt = n / QK_K;
+    const int tt = (int)ntok; /* <= TT */
+    const block_q8_K *xt[TT];
+    UNROLL
+    for (int t = 0; t < TT; t++)
+        xt[t] = (const block_q8_K *)(X + (size_t)(t < tt ? t : tt - 1) * arb);
+    for (int64_t r0 = 0; r0 < rows; r0 += RT) {
+        const int rr = (int)q_min64(RT, rows - r0);
+        const uint8_t *wr[RT];
+        UNROLL
+        for (int r = 0; r < RT; r++)
+            wr[r] = W + (size_t)(r0 + (r < rr ? r : rr - 1)) * wrb;
+        float res[RT][TT];
+        switch (tt) {
+        case 1: kdirect_tile(type, wr, bsz, nbt, xt, 1, res); break;
+        case 2: kdirect_tile(type, wr, bsz, nbt, xt, 2, res); break;
+        case 3: kdirect_tile(type, wr, bsz, nbt, xt, 3, res); break;
+        default: kdirect_tile(type, wr, bsz, nbt, xt, 4, res); break;
+        }
+        for (int t = 0; t < tt; t++)
+            for (int r = 0; r < rr; r++)
+                out[(size_t)t * os + (size_t)(r0 + r)] = res[r][t];
+    }
 }
 
 Q512 static void gemm_k(uint32_t type, const uint8_t *W, size_t wrb, int64_t rows, int64_t n, const uint8_t *X,
@@ -322,6 +427,7 @@ Q512 static void gemm_k(uint32_t type, const uint8_t *W, size_t wrb, int64_t row
         const int rr = (int)q_min64(RT, rows - r0);
         for (int64_t b0 = 0; b0 < nbt; b0 += KCH) {
             const int64_t nb = q_min64(KCH, nbt - b0);
+            UNROLL
             for (int r = 0; r < RT; r++) {
                 const uint8_t *w = W + (size_t)(r0 + (r < rr ? r : rr - 1)) * wrb + (size_t)b0 * bsz;
                 for (int64_t b = 0; b < nb; b++)
@@ -330,6 +436,7 @@ Q512 static void gemm_k(uint32_t type, const uint8_t *W, size_t wrb, int64_t row
             for (int64_t t0 = 0; t0 < ntok; t0 += TT) {
                 const int tt = (int)q_min64(TT, ntok - t0);
                 const block_q8_K *xt[TT];
+                UNROLL
                 for (int t = 0; t < TT; t++)
                     xt[t] = (const block_q8_K *)(X + (size_t)(t0 + (t < tt ? t : tt - 1)) * arb) + b0;
                 float res[RT][TT];
@@ -451,13 +558,16 @@ Q512I void ptile(const pdec *dec, int64_t p0, int64_t np, int64_t nbt, const blo
                  const int sh, float res[RT][TT])
 {
     __m512 acc[RT][TT];
+    UNROLL
     for (int r = 0; r < RT; r++)
+        UNROLL
         for (int t = 0; t < nt; t++)
             acc[r][t] = _mm512_setzero_ps();
     const __m512i ones = _mm512_set1_epi8(1);
     for (int64_t p = 0; p < np; p++) {
         const int64_t ia = 2 * (p0 + p);
         const bool has_b = ia + 1 < nbt;
+        UNROLL
         for (int t = 0; t < nt; t++) {
             const block_q8_0 *xa = xt[t] + ia, *xb = has_b ? xa + 1 : xa;
             __m512i x = cat256(_mm256_loadu_si256((const __m256i *)xa->qs),
@@ -470,6 +580,7 @@ Q512I void ptile(const pdec *dec, int64_t p0, int64_t np, int64_t nbt, const blo
                 init = _mm512_sub_epi32(init, _mm512_sllv_epi32(s4, _mm512_set1_epi32(sh)));
             else
                 xsf = _mm512_mul_ps(_mm512_cvtepi32_ps(s4), dx);
+            UNROLL
             for (int r = 0; r < RT; r++) {
                 const pdec *k = &dec[(size_t)r * PCH + (size_t)p];
                 __m512i v = _mm512_dpbusd_epi32(init, k->u, x);
@@ -479,9 +590,92 @@ Q512I void ptile(const pdec *dec, int64_t p0, int64_t np, int64_t nbt, const blo
             }
         }
     }
+    UNROLL
     for (int r = 0; r < RT; r++)
+        UNROLL
         for (int t = 0; t < nt; t++)
             res[r][t] = _mm512_reduce_add_ps(acc[r][t]);
+}
+
+/* Few tokens: decode into registers and use at once (see kdirect_tile). */
+Q512I void pdirect_tile(const uint32_t type, const uint8_t *const *wr, size_t bsz, int64_t nbt,
+                        const block_q8_0 *const *xt, const int nt, float res[RT][TT])
+{
+    const int sh = p_offset_shift(type);
+    __m512 acc[RT][TT];
+    UNROLL
+    for (int r = 0; r < RT; r++)
+        UNROLL
+        for (int t = 0; t < nt; t++)
+            acc[r][t] = _mm512_setzero_ps();
+    const __m512i ones = _mm512_set1_epi8(1);
+    for (int64_t ia = 0; ia < nbt; ia += 2) {
+        const bool has_b = ia + 1 < nbt;
+        const int64_t ib = has_b ? ia + 1 : ia;
+        __m512i x[TT], init[TT];
+        __m512 dx[TT], xsf[TT];
+        UNROLL
+        for (int t = 0; t < nt; t++) {
+            const block_q8_0 *xa = xt[t] + ia, *xb = xt[t] + ib;
+            x[t] = cat256(_mm256_loadu_si256((const __m256i *)xa->qs),
+                          has_b ? _mm256_loadu_si256((const __m256i *)xb->qs) : _mm256_setzero_si256());
+            dx[t] = pair_ps(h2f(xa->d), has_b ? h2f(xb->d) : 0.0f);
+            const __m512i s4 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, x[t]);
+            if (sh >= 0) {
+                init[t] = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_sllv_epi32(s4, _mm512_set1_epi32(sh)));
+                xsf[t] = _mm512_setzero_ps();
+            } else {
+                init[t] = _mm512_setzero_si512();
+                xsf[t] = _mm512_mul_ps(_mm512_cvtepi32_ps(s4), dx[t]);
+            }
+        }
+        UNROLL
+        for (int r = 0; r < RT; r++) {
+            pdec k;
+            pdecode(type, wr[r] + (size_t)ia * bsz, wr[r] + (size_t)ib * bsz, &k);
+            UNROLL
+            for (int t = 0; t < nt; t++) {
+                __m512i v = _mm512_dpbusd_epi32(init[t], k.u, x[t]);
+                acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(v), _mm512_mul_ps(k.d, dx[t]), acc[r][t]);
+                if (sh < 0)
+                    acc[r][t] = _mm512_fmadd_ps(k.m, xsf[t], acc[r][t]);
+            }
+        }
+    }
+    UNROLL
+    for (int r = 0; r < RT; r++)
+        UNROLL
+        for (int t = 0; t < nt; t++)
+            res[r][t] = _mm512_reduce_add_ps(acc[r][t]);
+}
+
+Q512I void gemm_p_direct(const uint32_t type, const uint8_t *W, size_t wrb, int64_t rows, int64_t n,
+                         const uint8_t *X, size_t arb, int64_t ntok, float *out, size_t os)
+{
+    const size_t bsz = q_traits_get(type)->size;
+    const int64_t nbt = n / 32;
+    const int tt = (int)ntok; /* <= TT */
+    const block_q8_0 *xt[TT];
+    UNROLL
+    for (int t = 0; t < TT; t++)
+        xt[t] = (const block_q8_0 *)(X + (size_t)(t < tt ? t : tt - 1) * arb);
+    for (int64_t r0 = 0; r0 < rows; r0 += RT) {
+        const int rr = (int)q_min64(RT, rows - r0);
+        const uint8_t *wr[RT];
+        UNROLL
+        for (int r = 0; r < RT; r++)
+            wr[r] = W + (size_t)(r0 + (r < rr ? r : rr - 1)) * wrb;
+        float res[RT][TT];
+        switch (tt) {
+        case 1: pdirect_tile(type, wr, bsz, nbt, xt, 1, res); break;
+        case 2: pdirect_tile(type, wr, bsz, nbt, xt, 2, res); break;
+        case 3: pdirect_tile(type, wr, bsz, nbt, xt, 3, res); break;
+        default: pdirect_tile(type, wr, bsz, nbt, xt, 4, res); break;
+        }
+        for (int t = 0; t < tt; t++)
+            for (int r = 0; r < rr; r++)
+                out[(size_t)t * os + (size_t)(r0 + r)] = res[r][t];
+    }
 }
 
 Q512 static void gemm_p(uint32_t type, const uint8_t *W, size_t wrb, int64_t rows, int64_t n, const uint8_t *X,
@@ -495,6 +689,7 @@ Q512 static void gemm_p(uint32_t type, const uint8_t *W, size_t wrb, int64_t row
         const int rr = (int)q_min64(RT, rows - r0);
         for (int64_t p0 = 0; p0 < npt; p0 += PCH) {
             const int64_t np = q_min64(PCH, npt - p0);
+            UNROLL
             for (int r = 0; r < RT; r++) {
                 const uint8_t *w = W + (size_t)(r0 + (r < rr ? r : rr - 1)) * wrb;
                 for (int64_t p = 0; p < np; p++) {
@@ -505,6 +700,7 @@ Q512 static void gemm_p(uint32_t type, const uint8_t *W, size_t wrb, int64_t row
             for (int64_t t0 = 0; t0 < ntok; t0 += TT) {
                 const int tt = (int)q_min64(TT, ntok - t0);
                 const block_q8_0 *xt[TT];
+                UNROLL
                 for (int t = 0; t < TT; t++)
                     xt[t] = (const block_q8_0 *)(X + (size_t)(t0 + (t < tt ? t : tt - 1)) * arb);
                 float res[RT][TT];
@@ -537,6 +733,33 @@ Q512 bool q_gemm_avx512(uint32_t wtype, const void *W, size_t w_row_bytes, int64
     case GGML_TYPE_BF16:
         gemm_f(GGML_TYPE_BF16, W, w_row_bytes, rows, n, xq, act_row_bytes, ntok, out, out_stride);
         return true;
+    default:
+        break;
+    }
+    if (ntok <= TT) { /* decode and small batches: weights decoded in registers */
+#define DIRECT(T, fn)                                                                                    \
+    case T:                                                                                            \
+        fn(T, W, w_row_bytes, rows, n, xq, act_row_bytes, ntok, out, out_stride);                       \
+        return true;
+        switch (wtype) {
+            DIRECT(GGML_TYPE_Q2_K, gemm_k_direct)
+            DIRECT(GGML_TYPE_Q3_K, gemm_k_direct)
+            DIRECT(GGML_TYPE_Q4_K, gemm_k_direct)
+            DIRECT(GGML_TYPE_Q5_K, gemm_k_direct)
+            DIRECT(GGML_TYPE_Q6_K, gemm_k_direct)
+            DIRECT(GGML_TYPE_IQ4_XS, gemm_k_direct)
+            DIRECT(GGML_TYPE_Q8_0, gemm_p_direct)
+            DIRECT(GGML_TYPE_Q4_0, gemm_p_direct)
+            DIRECT(GGML_TYPE_Q4_1, gemm_p_direct)
+            DIRECT(GGML_TYPE_Q5_0, gemm_p_direct)
+            DIRECT(GGML_TYPE_Q5_1, gemm_p_direct)
+            DIRECT(GGML_TYPE_IQ4_NL, gemm_p_direct)
+        default:
+            return false;
+        }
+#undef DIRECT
+    }
+    switch (wtype) {
     case GGML_TYPE_Q2_K:
     case GGML_TYPE_Q3_K:
     case GGML_TYPE_Q4_K:
