@@ -199,6 +199,8 @@ json_t *mj_parse(const char *text, size_t len, const char *label, jc_err *err)
     if (!root) {
         /* jansson's position is just past the offending character */
         size_t pos = je.position > 0 ? tol_orig(&t, (size_t)je.position - 1) : 0;
+        if (je.position > 0 && (size_t)je.position >= t.out.len)
+            pos = len; /* at the end of the file */
         if (pos > len)
             pos = len;
         int line = 1, col = 1;

@@ -422,7 +422,7 @@ void store_fill_from_gguf(json_t *raw, const store_ginfo *g, const char *id, con
  * model (gone, not a folder, or nothing in it). Generates model.json for a
  * folder that has GGUF files and none.
  */
-static smodel *load_folder(store *s, const char *id)
+static smodel *load_folder(store *s, const char *id, bool may_write)
 {
     smodel *m = NULL;
     char *dir = jc_path_join(s->models_dir, id);
@@ -461,12 +461,14 @@ static smodel *load_folder(store *s, const char *id)
         free(url);
         free(mp);
         store_fill_from_gguf(raw, g, id, main, (const char *const *)fl.names, fl.n, created);
-        char *text = mj_dump(raw);
-        if (jc_write_atomic(mjp, text, strlen(text), 0644, &err))
-            jc_warn("models/%s: could not write a generated model.json: %s", id, err.msg);
-        else
-            jc_info("models/%s: generated model.json for %s", id, main);
-        free(text);
+        if (may_write) {
+            char *text = mj_dump(raw);
+            if (jc_write_atomic(mjp, text, strlen(text), 0644, &err))
+                jc_warn("models/%s: could not write a generated model.json: %s", id, err.msg);
+            else
+                jc_info("models/%s: generated model.json for %s", id, main);
+            free(text);
+        }
         m->raw = raw;
     } else {
         bool too_big = false;
@@ -537,7 +539,12 @@ out:
 
 void store_reload_locked(store *s, const char *id)
 {
-    smodel *m = load_folder(s, id);
+    store_reload_ex_locked(s, id, true);
+}
+
+void store_reload_ex_locked(store *s, const char *id, bool may_write)
+{
+    smodel *m = load_folder(s, id, may_write);
     if (!m) {
         /* not a model folder (any more); a loose-file entry of that id stays */
         smodel *old = store_find_locked(s, id);

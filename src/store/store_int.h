@@ -58,6 +58,12 @@ struct store {
 smodel *store_find_locked(store *s, const char *id);
 /* Reloads models/<id> into the index (or drops it when it is no longer a model). */
 void store_reload_locked(store *s, const char *id);
+/*
+ * The same; a folder with GGUF files and no model.json gets one written only
+ * when may_write (a watcher event that is not the arrival of a file must not
+ * write into a folder someone is deleting).
+ */
+void store_reload_ex_locked(store *s, const char *id, bool may_write);
 void store_drop_locked(store *s, const char *id);
 /* Lists a file dropped in models/ that could not be imported (state error), unless a folder has its id. */
 void store_put_loose_locked(store *s, const char *name, const char *why);

@@ -131,10 +131,11 @@ static void handle(store *s, int root_wd, const struct inotify_event *ev)
     /* an event inside a model folder: reload that folder */
     if (ev->mask & IN_CREATE)
         return; /* wait for the close */
+    bool arrived = (ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO)) && store_is_gguf_name(name);
     pthread_mutex_lock(&s->mu);
     char *id = wd_id_locked(s, ev->wd);
     if (id)
-        store_reload_locked(s, id);
+        store_reload_ex_locked(s, id, arrived);
     pthread_mutex_unlock(&s->mu);
     free(id);
 }
