@@ -12,7 +12,11 @@
  *   3. ChatML.
  * A Jinja template that cannot show a system message (it raises, or the
  * system text does not appear in its output) gets the system message
- * prepended to the first user message ("system\n\nuser"), as llama.cpp does.
+ * prepended to the first user message ("system\nuser"), as llama.cpp does.
+ * Content given as a list of parts is joined into text ("\n" between text
+ * parts) unless the Jinja template renders typed content itself.
+ * Jan-style templates without a system message get an empty one, so the
+ * prompt always starts with the text before {system_message}.
  */
 #ifndef TMPL_CHAT_H
 #define TMPL_CHAT_H
