@@ -114,7 +114,7 @@ static int request(int fd, const char *req, char *buf, size_t cap)
 
 static http_server *start(app *a, const char *key)
 {
-    static const char *const exempt[] = {"/open", NULL};
+    static const char *const exempt[] = {"/", "/open", NULL}; /* "/" exempts only "/" itself */
     http_options o = {.port = 0, .max_body = 1000, .routes = routes, .n_routes = 3, .app = a, .api_key = key,
                       .auth_exempt = exempt};
     jc_err err = {{0}};

@@ -266,7 +266,8 @@ static int generate(api_server *a, http_req *r, bool chat)
         goto out;
     }
     sched_gen_params gp = {.max_tokens = q.s.has_max_tokens ? (int)q.s.max_tokens : rm->n_ctx,
-                           .stops = (const char *const *)q.s.stops, .n_stops = q.s.n_stops};
+                           .stops = (const char *const *)q.s.stops, .n_stops = q.s.n_stops,
+                           .ignore_eos = q.ignore_eos};
     to_sampler(&q.s, &gp.sp);
     job = sched_job_generate(toks, n_toks, &gp);
     jc_err err = {{0}};

@@ -218,6 +218,8 @@ int api_gen_req_parse(const json_t *b, bool chat, api_gen_req *r, api_error *e)
         return api_errorf(e, 400, "user", "invalid_type", "user must be a string");
     if (get_bool(b, "stream", &r->stream, e) < 0)
         return -1;
+    if (get_bool(b, "ignore_eos", &r->ignore_eos, e) < 0)
+        return -1;
     json_t *so = json_object_get(b, "stream_options");
     if (so && !json_is_null(so)) {
         if (!json_is_object(so))

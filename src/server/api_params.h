@@ -60,6 +60,7 @@ typedef struct api_gen_req {
     int32_t *prompt_tokens;  /* completions: token prompt, or NULL */
     size_t n_prompt_tokens;
     bool stream, include_usage;
+    bool ignore_eos; /* llama.cpp's extension: generate through end-of-generation tokens */
     api_sampling s;
 } api_gen_req;
 

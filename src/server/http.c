@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <poll.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,7 @@ struct http_server {
     char *host, *api_key, *cors;
     int port;
     atomic_bool stopping;
+    atomic_int inflight; /* requests between their headers and MHD's completion notice */
     int quiesced_fd;
 };
 
@@ -243,7 +245,7 @@ static bool auth_exempt(const http_server *s, const char *method, const char *pa
         return false;
     for (const char *const *e = s->o.auth_exempt; *e; e++) {
         size_t n = strlen(*e);
-        if (n && (*e)[n - 1] == '/' ? !strncmp(path, *e, n) : !strcmp(path, *e))
+        if (n && (*e)[n - 1] == '*' ? !strncmp(path, *e, n - 1) : !strcmp(path, *e))
             return true;
     }
     return false;
@@ -323,6 +325,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     http_req *r = *con_cls;
     if (!r) {
         r = jc_xcalloc(1, sizeof *r);
+        atomic_fetch_add(&s->inflight, 1);
         r->srv = s;
         r->conn = conn;
         snprintf(r->method, sizeof r->method, "%s", method);
@@ -374,12 +377,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
-    (void)cls;
     (void)conn;
     (void)toe;
+    http_server *s = cls;
     http_req *r = *con_cls;
     if (!r)
         return;
+    atomic_fetch_sub(&s->inflight, 1);
     jc_buf_free(&r->body);
     free(r->path);
     free(r);
@@ -420,6 +424,7 @@ http_server *http_start(const http_options *o, jc_err *err)
     s->api_key = o->api_key && *o->api_key ? jc_xstrdup(o->api_key) : NULL;
     s->cors = o->cors_origin && *o->cors_origin ? jc_xstrdup(o->cors_origin) : NULL;
     atomic_init(&s->stopping, false);
+    atomic_init(&s->inflight, 0);
 
     if (o->port < 0 || o->port > 65535) {
         jc_errf(err, "--port %d is out of range (0..65535)", o->port);
@@ -483,6 +488,8 @@ void http_stop(http_server *s)
     if (!s)
         return;
     http_quiesce(s);
+    for (int i = 0; i < 300 && atomic_load(&s->inflight) > 0; i++)
+        poll(NULL, 0, 10);
     MHD_stop_daemon(s->d);
     if (s->quiesced_fd >= 0)
         close(s->quiesced_fd);

@@ -40,7 +40,7 @@ typedef struct http_options {
     const http_route *routes;  /* the routes table (must outlive the server) */
     size_t n_routes;
     void *app;                 /* passed to every handler */
-    const char *const *auth_exempt; /* NULL-terminated path prefixes that need no key ("/health") */
+    const char *const *auth_exempt; /* NULL-terminated paths that need no key ("/health"); a final '*' makes a prefix */
 } http_options;
 
 /* Starts listening. Returns NULL with err set (e.g. the port is taken). Free with http_stop. */
@@ -51,7 +51,11 @@ int http_port(const http_server *s);
 const char *http_host(const http_server *s);
 /* Stops accepting connections and marks the server as stopping. Idempotent. */
 void http_quiesce(http_server *s);
-/* Quiesces, closes every connection, joins the threads and frees s. NULL is fine. */
+/*
+ * Quiesces, waits (up to 3 s) for requests in flight to finish (streams end
+ * themselves once they see the server stopping), closes every connection,
+ * joins the threads and frees s. NULL is fine.
+ */
 void http_stop(http_server *s);
 
 /* --- inside a handler ------------------------------------------------ */

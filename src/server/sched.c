@@ -30,6 +30,7 @@ struct sched_job {
     size_t n_tokens;
     llm_sampler_params sp;
     int max_tokens;
+    bool ignore_eos;
     char **stops;
     int n_stops;
     /* guarded by mu */
@@ -110,6 +111,7 @@ sched_job *sched_job_generate(const int32_t *tokens, size_t n, const sched_gen_p
     sched_job *j = job_new(tokens, n);
     j->sp = p->sp;
     j->max_tokens = p->max_tokens > 0 ? p->max_tokens : 1;
+    j->ignore_eos = p->ignore_eos;
     if (p->n_stops > 0) {
         j->stops = jc_xcalloc((size_t)p->n_stops, sizeof *j->stops);
         for (int i = 0; i < p->n_stops; i++)
@@ -288,7 +290,7 @@ static void slot_sample(sched *s, int i)
     int32_t tok = llm_sampler_sample(sl->smp, logits);
     llm_sampler_accept(sl->smp, tok);
     sl->n_gen++;
-    if (tok_is_eog(s->v, tok)) {
+    if (!sl->job->ignore_eos && tok_is_eog(s->v, tok)) {
         int n = tok_detok_flush(&sl->dt, s->piece, s->piece_cap);
         if (slot_emit(s, sl, s->piece, (size_t)JC_MAX(n, 0), true) < 0)
             slot_end(s, i, NULL, "the generated text is too long");
@@ -326,6 +328,7 @@ static void step(sched *s)
         if (!sl->job)
             continue;
         if (atomic_load(&sl->job->cancelled)) {
+            jc_info("request cancelled by its client: slot %d freed after %d tokens", i, sl->n_gen);
             slot_end(s, i, NULL, "cancelled");
             continue;
         }

@@ -54,6 +54,7 @@ typedef struct sched_gen_params {
     int max_tokens;          /* >= 1 */
     const char *const *stops;/* copied */
     int n_stops;
+    bool ignore_eos;         /* do not stop at end-of-generation tokens */
 } sched_gen_params;
 
 /* A generation job over prompt tokens (copied). */
