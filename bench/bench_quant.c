@@ -191,8 +191,16 @@ static void bench_type(uint32_t type, const uint8_t *big, size_t big_size, doubl
         for (int k = 0; k < 3; k++)
             v[k] = timed_gemm(1, type, big, wrb, rows_tg, n, X, arb, 1, out_tg);
         double tg1 = (double)tg_bytes / median(v, 3) / 1e9;
-        printf("%-7s %-7s pp64: %7.1f GFLOP/s 1 thr, %7.1f 2 thr (naive %5.1f, x%.1f) | tg: %5.1f GB/s 1 thr cpu, %5.1f GB/s 2 thr (%3.0f%% of read bw)\n",
-               ggml_type_name(type), q_path_name((enum q_path)p), pp1, pp2, naive, pp1 / naive, tg1, tg, 100.0 * tg / bw2);
+        /* the same with weights in cache (256 rows): the kernel's own speed at one token */
+        for (int k = 0; k < 5; k++) {
+            double t0 = thread_cpu();
+            for (int rep = 0; rep < 20; rep++)
+                q_gemm(type, W, wrb, 256, n, X, arb, 1, out, 256);
+            v[k] = (thread_cpu() - t0) / 20;
+        }
+        double tgc = (double)(256 * wrb) / median(v, 5) / 1e9;
+        printf("%-7s %-7s pp64: %7.1f GFLOP/s 1 thr, %7.1f 2 thr (naive %5.1f, x%.1f) | tg: %5.1f GB/s 1 thr cpu (%5.1f in cache), %5.1f GB/s 2 thr (%3.0f%% of read bw)\n",
+               ggml_type_name(type), q_path_name((enum q_path)p), pp1, pp2, naive, pp1 / naive, tg1, tgc, tg, 100.0 * tg / bw2);
         fflush(stdout);
     }
     free(row), free(W), free(xf), free(X), free(out), free(out_tg);

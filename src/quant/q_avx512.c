@@ -158,15 +158,17 @@ Q512I void dec_q4_K(const void *blk, kdec *o, bool five)
         const block_q5_K *b = blk;
         d = h2f(b->d), dmin = h2f(b->dmin), scales = b->scales, qs = b->qs, qh = b->qh;
     }
-    uint32_t ut[4];
-    memcpy(ut, scales, 12);
-    ut[3] = ((ut[2] >> 4) & 0x0f0f0f0f) | (((ut[1] >> 6) & 0x03030303) << 4);
-    const uint32_t uaux = ut[1] & 0x3f3f3f3f;
-    ut[1] = (ut[2] & 0x0f0f0f0f) | (((ut[0] >> 6) & 0x03030303) << 4);
-    ut[2] = uaux;
-    ut[0] &= 0x3f3f3f3f;
-    /* bytes 0..7: scales of the 8 sub-blocks of 32; bytes 8..15: mins */
-    __m256i sm = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)ut));
+    /* the 12 scale bytes as 32-bit lanes u0 u1 u2 (SIMD, to avoid a store-forwarding stall):
+       sc0-3 = u0 & 0x3f..; sc4-7 = (u2 & 0x0f..) | ((u0 >> 6) & 0x03..) << 4;
+       m0-3 = u1 & 0x3f..;  m4-7 = ((u2 >> 4) & 0x0f..) | ((u1 >> 6) & 0x03..) << 4 */
+    const __m128i v = _mm_loadu_si128((const __m128i *)scales); /* 4 bytes past: inside the block */
+    const __m128i A = _mm_srlv_epi32(_mm_shuffle_epi32(v, _MM_SHUFFLE(2, 1, 2, 0)), _mm_set_epi32(4, 0, 0, 0));
+    const __m128i B = _mm_shuffle_epi32(v, _MM_SHUFFLE(1, 1, 0, 0));
+    const __m128i slo = _mm_and_si128(A, _mm_set_epi32(0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f));
+    const __m128i shi = _mm_and_si128(_mm_slli_epi32(_mm_and_si128(_mm_srli_epi32(B, 6), _mm_set1_epi32(0x03030303)), 4),
+                                      _mm_set_epi32(-1, 0, -1, 0));
+    /* lanes: sc0-3, sc4-7, m0-3, m4-7 */
+    __m256i sm = _mm256_cvtepu8_epi16(_mm_or_si128(slo, shi));
     static const int16_t dup[16] __attribute__((aligned(32))) = {0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7};
     static const int16_t dupm[16] __attribute__((aligned(32))) = {8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15};
     __m256i S16 = _mm256_permutexvar_epi16(_mm256_load_si256((const __m256i *)dup), sm);
@@ -210,8 +212,16 @@ Q512I void dec_q6_K(const block_q6_K *b, kdec *o)
 
 Q512I void dec_q3_K(const block_q3_K *b, kdec *o)
 {
-    int8_t s8[16];
-    q_q3k_scales(b->scales, s8);
+    /* 16 6-bit scales from 12 bytes u0 u1 u2 (32-bit lanes): low nibbles from u0/u1
+       (>> 0 then >> 4), high 2 bits from u2 >> 0, 2, 4, 6; minus 32 */
+    const __m128i v = _mm_maskz_loadu_epi8(0x0FFF, b->scales); /* masked: the block may end the buffer */
+    const __m128i lo = _mm_and_si128(_mm_srlv_epi32(_mm_shuffle_epi32(v, _MM_SHUFFLE(1, 0, 1, 0)), _mm_set_epi32(4, 4, 0, 0)),
+                                     _mm_set1_epi32(0x0f0f0f0f));
+    const __m128i hi = _mm_slli_epi32(
+        _mm_and_si128(_mm_srlv_epi32(_mm_shuffle_epi32(v, _MM_SHUFFLE(2, 2, 2, 2)), _mm_set_epi32(6, 4, 2, 0)),
+                      _mm_set1_epi32(0x03030303)),
+        4);
+    const __m128i s8v = _mm_sub_epi8(_mm_or_si128(lo, hi), _mm_set1_epi8(32));
     const __m256i m3 = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);
     __m256i hm = _mm256_loadu_si256((const __m256i *)b->hmask);
     UNROLL
@@ -226,7 +236,7 @@ Q512I void dec_q3_K(const block_q3_K *b, kdec *o)
         bb = _mm256_or_si256(bb, _mm256_slli_epi16(hb, 2));
         o->u[c] = cat256(a, bb);
     }
-    __m256i S16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)s8));
+    __m256i S16 = _mm256_cvtepi8_epi16(s8v);
     o->d = h2f(b->d);
     kdec_scales(o, S16, _mm256_slli_epi16(S16, 2), o->d); /* levels u - 4 */
 }
@@ -341,7 +351,7 @@ Q512I void ktile(const kdec *dec, int64_t nb, const block_q8_K *const *xt, const
  * Few tokens (decode): each row's block is decoded into registers and used
  * at once, with no stores; type is a constant in every instantiation.
  */
-Q512I void kdirect_tile(const uint32_t type, const uint8_t *const *wr, size_t bsz, int64_t nbt,
+Q512I void kdirect_tile(const uint32_t type, const uint8_t *const *wr, size_t wnext, size_t bsz, int64_t nbt,
                         const block_q8_K *const *xt, const int nt, float res[RT][TT])
 {
     const bool dp = type == GGML_TYPE_IQ4_XS;
@@ -361,6 +371,10 @@ Q512I void kdirect_tile(const uint32_t type, const uint8_t *const *wr, size_t bs
         UNROLL
         for (int r = 0; r < RT; r++) {
             kdec k;
+            /* the same block of the next row tile: one linear stream, a tile ahead (hints never fault) */
+            _mm_prefetch((const char *)(wr[r] + wnext + (size_t)b * bsz), _MM_HINT_T0);
+            _mm_prefetch((const char *)(wr[r] + wnext + (size_t)b * bsz + 64), _MM_HINT_T0);
+            _mm_prefetch((const char *)(wr[r] + wnext + (size_t)b * bsz + 128), _MM_HINT_T0);
             kdecode(type, wr[r] + (size_t)b * bsz, &k);
             UNROLL
             for (int t = 0; t < nt; t++) {
@@ -405,10 +419,10 @@ Q512I void gemm_k_direct(const uint32_t type, const uint8_t *W, size_t wrb, int6
             wr[r] = W + (size_t)(r0 + (r < rr ? r : rr - 1)) * wrb;
         float res[RT][TT];
         switch (tt) {
-        case 1: kdirect_tile(type, wr, bsz, nbt, xt, 1, res); break;
-        case 2: kdirect_tile(type, wr, bsz, nbt, xt, 2, res); break;
-        case 3: kdirect_tile(type, wr, bsz, nbt, xt, 3, res); break;
-        default: kdirect_tile(type, wr, bsz, nbt, xt, 4, res); break;
+        case 1: kdirect_tile(type, wr, RT * wrb, bsz, nbt, xt, 1, res); break;
+        case 2: kdirect_tile(type, wr, RT * wrb, bsz, nbt, xt, 2, res); break;
+        case 3: kdirect_tile(type, wr, RT * wrb, bsz, nbt, xt, 3, res); break;
+        default: kdirect_tile(type, wr, RT * wrb, bsz, nbt, xt, 4, res); break;
         }
         for (int t = 0; t < tt; t++)
             for (int r = 0; r < rr; r++)
@@ -598,7 +612,7 @@ Q512I void ptile(const pdec *dec, int64_t p0, int64_t np, int64_t nbt, const blo
 }
 
 /* Few tokens: decode into registers and use at once (see kdirect_tile). */
-Q512I void pdirect_tile(const uint32_t type, const uint8_t *const *wr, size_t bsz, int64_t nbt,
+Q512I void pdirect_tile(const uint32_t type, const uint8_t *const *wr, size_t wnext, size_t bsz, int64_t nbt,
                         const block_q8_0 *const *xt, const int nt, float res[RT][TT])
 {
     const int sh = p_offset_shift(type);
@@ -632,6 +646,8 @@ Q512I void pdirect_tile(const uint32_t type, const uint8_t *const *wr, size_t bs
         UNROLL
         for (int r = 0; r < RT; r++) {
             pdec k;
+            _mm_prefetch((const char *)(wr[r] + wnext + (size_t)ia * bsz), _MM_HINT_T0);
+            _mm_prefetch((const char *)(wr[r] + wnext + (size_t)ia * bsz + 64), _MM_HINT_T0);
             pdecode(type, wr[r] + (size_t)ia * bsz, wr[r] + (size_t)ib * bsz, &k);
             UNROLL
             for (int t = 0; t < nt; t++) {
@@ -667,10 +683,10 @@ Q512I void gemm_p_direct(const uint32_t type, const uint8_t *W, size_t wrb, int6
             wr[r] = W + (size_t)(r0 + (r < rr ? r : rr - 1)) * wrb;
         float res[RT][TT];
         switch (tt) {
-        case 1: pdirect_tile(type, wr, bsz, nbt, xt, 1, res); break;
-        case 2: pdirect_tile(type, wr, bsz, nbt, xt, 2, res); break;
-        case 3: pdirect_tile(type, wr, bsz, nbt, xt, 3, res); break;
-        default: pdirect_tile(type, wr, bsz, nbt, xt, 4, res); break;
+        case 1: pdirect_tile(type, wr, RT * wrb, bsz, nbt, xt, 1, res); break;
+        case 2: pdirect_tile(type, wr, RT * wrb, bsz, nbt, xt, 2, res); break;
+        case 3: pdirect_tile(type, wr, RT * wrb, bsz, nbt, xt, 3, res); break;
+        default: pdirect_tile(type, wr, RT * wrb, bsz, nbt, xt, 4, res); break;
         }
         for (int t = 0; t < tt; t++)
             for (int r = 0; r < rr; r++)
