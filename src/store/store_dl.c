@@ -32,6 +32,8 @@
 
 /* Attempts in a row that move no bytes before a download gives up. */
 #define DL_MAX_IDLE_ATTEMPTS 4
+/* Attempts in all, however much each one moves. */
+#define DL_MAX_ATTEMPTS 50
 
 enum dl_state { DL_RUNNING, DL_DONE, DL_ERROR, DL_CANCELLED };
 static const char *const dl_state_names[] = {"downloading", "done", "error", "cancelled"};
@@ -495,7 +497,8 @@ static void *dl_main(void *arg)
         goto out;
     }
     char curl_err[CURL_ERROR_SIZE];
-    int idle = 0;
+    int idle = 0, attempts = 0;
+    uint64_t high = have;
     for (;;) {
         curl_easy_reset(c);
         curl_err[0] = 0;
@@ -550,8 +553,9 @@ static void *dl_main(void *arg)
                                  (unsigned long long)d->total);
             goto out;
         }
-        if (code == 416 && have) {
-            /* our .part is longer than the file (or the range was wrong): start again */
+        if ((code == 416 || res == CURLE_RANGE_ERROR) && have) {
+            /* the server ignores Range (curl refuses a 200 to a ranged request), or our .part is
+               longer than the file: start again from zero */
             if (ftruncate(d->fd, 0) < 0 || lseek(d->fd, 0, SEEK_SET) < 0) {
                 error = jc_xasprintf("%s: %s", d->part, strerror(errno));
                 goto out;
@@ -581,15 +585,18 @@ static void *dl_main(void *arg)
             error = jc_xasprintf("%s: %s", d->url, curl_err[0] ? curl_err : curl_easy_strerror(res));
             goto out;
         }
-        /* a dropped connection or a stall: resume from what we have */
-        if (now_have > have)
+        /* a dropped connection or a stall: resume from what we have. Progress counts only past
+           the furthest point reached, so a server that restarts us from zero cannot loop forever. */
+        if (now_have > high) {
+            high = now_have;
             idle = 0;
-        else
+        } else {
             idle++;
+        }
         have = now_have;
-        if (idle >= DL_MAX_IDLE_ATTEMPTS) {
-            error = jc_xasprintf("%s (after %d attempts; the partial file is kept)",
-                                 curl_err[0] ? curl_err : curl_easy_strerror(res), DL_MAX_IDLE_ATTEMPTS);
+        if (idle >= DL_MAX_IDLE_ATTEMPTS || ++attempts >= DL_MAX_ATTEMPTS) {
+            error = jc_xasprintf("%s (gave up after %d attempts; the partial file is kept)",
+                                 curl_err[0] ? curl_err : curl_easy_strerror(res), attempts + 1);
             goto out;
         }
         jc_info("download of %s interrupted (%s); resuming at byte %llu", d->id,
@@ -659,8 +666,13 @@ out:
     if (d->md)
         EVP_MD_CTX_free(d->md);
     d->md = NULL;
-    if (d->fd >= 0)
+    if (d->fd >= 0) {
+        struct stat pst;
+        /* an empty .part (a 404, a refused connection) is not worth keeping */
+        if (result == DL_ERROR && fstat(d->fd, &pst) == 0 && pst.st_size == 0)
+            unlink(d->part);
         close(d->fd);
+    }
     d->fd = -1;
     if (result == DL_CANCELLED)
         unlink(d->part);
@@ -676,7 +688,7 @@ out:
 /* ---- starting a pull --------------------------------------------------------------------- */
 
 /* The URL to fetch: Hugging Face /blob/ links become /resolve/ links. NULL if not http(s)/file. */
-static char *normalize_url(const char *u)
+char *store_url_normalize(const char *u)
 {
     bool http = !strncasecmp(u, "http://", 7) || !strncasecmp(u, "https://", 8);
     if (!http && strncasecmp(u, "file://", 7))
@@ -762,7 +774,7 @@ int store_pull(store *s, const char *url_or_id, const char *id_or_null, char **n
     bool by_url = strstr(url_or_id, "://") != NULL;
     pthread_mutex_lock(&s->mu);
     if (by_url) {
-        url = normalize_url(url_or_id);
+        url = store_url_normalize(url_or_id);
         if (!url) {
             jc_errf(err, "'%s': only http://, https:// and file:// URLs can be pulled", url_or_id);
             rc = STORE_EINVAL;
@@ -789,7 +801,7 @@ int store_pull(store *s, const char *url_or_id, const char *id_or_null, char **n
     if (m) {
         /* an existing model waiting for its file */
         const char *su = json_string_value(json_object_get(m->obj, "source_url"));
-        char *norm = su ? normalize_url(su) : NULL;
+        char *norm = su ? store_url_normalize(su) : NULL;
         if (m->error || m->file_present || !norm || (url && strcmp(norm, url))) {
             if (m->error)
                 jc_errf(err, "model '%s' cannot be used: %s", id, m->error);

@@ -104,6 +104,12 @@ void store_dl_shutdown(store *s);
 /* Forgets the download record of id (called after its folder is removed), cancelling a running one. */
 void store_dl_forget(store *s, const char *id);
 
+/*
+ * The URL a pull fetches: http(s) and file URLs only (NULL otherwise, or for
+ * control characters); Hugging Face /blob/ links become /resolve/ links. Caller frees.
+ */
+char *store_url_normalize(const char *url);
+
 /* Watcher (store_watch.c); the caller holds s->mu. */
 void store_watch_add_locked(store *s, const char *id);
 
