@@ -625,6 +625,10 @@ static tv call_macro(tctx *x, const tfunc *fn, const targv *a)
     }
     if (fn->caller.t == TV_FUNC)
         frame_set(x, f, "caller", 6, fn->caller);
+    tv varargs = tv_list_new(&x->arena, 0);
+    varargs.t = TV_TUPLE;
+    frame_set(x, f, "varargs", 7, varargs);
+    frame_set(x, f, "kwargs", 6, tv_dict_new(&x->arena, 0));
     int saved_line = x->line;
     tv r = capture(x, f, &m->body);
     x->line = saved_line;
@@ -953,11 +957,7 @@ static int exec_for(tctx *x, tframe *f, const tnode *n)
     tlist *items = tx_iter(x, seq);
     tframe *lf = frame_new(x, f);
     tloop *lp = ta_alloc(&x->arena, sizeof *lp);
-    int depth = 1;
-    tv outer = lookup(x, f, "loop", 4);
-    if (outer.t == TV_LOOP)
-        depth = outer.loop->depth + 1;
-    lp->depth = depth;
+    lp->depth = 1; /* recursive loops are not supported, so every loop is at depth 1 */
     if (n->b) { /* {% for x in y if cond %}: filter first, so loop.length counts what is kept */
         tlist *kept = tv_list_new(&x->arena, 0).l;
         for (size_t i = 0; i < items->n; i++) {

@@ -908,7 +908,7 @@ tmpl *tmpl_parse(const char *src, size_t len, jc_err *err)
         free(t);
         return NULL;
     }
-    ta_init(&t->arena, 64 * len + ((size_t)1 << 20), &jmp, err);
+    ta_init(&t->arena, 256 * len + ((size_t)4 << 20), &jmp, err);
     if (setjmp(jmp)) {
         ta_free(&t->arena);
         free(t);
