@@ -49,7 +49,7 @@ static void *worker_main(void *v)
     struct worker_arg wa = *(struct worker_arg *)v;
     free(v);
     jc_pool *p = wa.p;
-    unsigned last = atomic_load(&p->gen);
+    unsigned last = 0; /* gen before any job: a job published before this thread ran is still seen */
     for (;;) {
         unsigned g;
         int spins = 0;
