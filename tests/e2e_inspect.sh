@@ -102,29 +102,39 @@ fi
 n=0
 for f in "$shared"/vocab/*.gguf "$shared"/models/*.gguf; do
   n=$((n + 1))
-  "$bin" inspect "$f" --json >"$tmp/f.json" || { fail "inspect --json $f exited $?"; continue; }
-  python3 -m json.tool "$tmp/f.json" >/dev/null || { fail "$f: invalid JSON"; continue; }
-  "$bin" inspect "$f" >"$tmp/f.txt" || { fail "inspect $f exited $?"; continue; }
-  python3 - "$tmp/f.json" "$tmp/f.txt" "$f" <<'EOF' || fail "$f: JSON and human view disagree"
-import json, re, sys
-d = json.load(open(sys.argv[1])); txt = open(sys.argv[2]).read(); path = sys.argv[3]
-head = txt.splitlines()[0]
-m = re.search(r'GGUF v(\d+), (\d+) metadata keys, (\d+) tensors, alignment (\d+)', head)
-assert m, head
-assert int(m.group(1)) == d['version'] == 3
-assert int(m.group(2)) == len(d['metadata']), (m.group(2), len(d['metadata']))
-assert int(m.group(3)) == len(d['tensors'])
-assert ('/vocab/' in path) == (len(d['tensors']) == 0)
-toks = d['metadata']['tokenizer.ggml.tokens']
-assert isinstance(toks, list) and len(toks) > 500
-for t in d['tensors']:
-    assert set(t) == {'name', 'type', 'shape', 'offset'}
-    assert 1 <= len(t['shape']) <= 4 and t['offset'] % 32 == 0
-    assert re.search(r'\b%s\s+%s\s+%s\s+\d+' % (re.escape(t['name']), t['type'], ' x '.join(map(str, t['shape']))), txt), t
-if d['tensors']:
-    assert re.search(r'^total: \d+ parameters, \d+ bytes .*, [\d.]+ bits per weight$', txt, re.M)
-EOF
+  "$bin" inspect "$f" --json >"$tmp/f$n.json" || fail "inspect --json $f exited $?"
+  "$bin" inspect "$f" >"$tmp/f$n.txt" || fail "inspect $f exited $?"
+  echo "$f" >"$tmp/f$n.path"
 done
+python3 - "$tmp" "$n" <<'EOF2' || fail "shared files: JSON invalid or disagreeing with the human view"
+import json, re, sys
+tmp, n, bad = sys.argv[1], int(sys.argv[2]), 0
+for i in range(1, n + 1):
+    path = open('%s/f%d.path' % (tmp, i)).read().strip()
+    try:
+        raw = open('%s/f%d.json' % (tmp, i), 'rb').read()
+        d = json.loads(raw.decode('utf-8'))
+        txt = open('%s/f%d.txt' % (tmp, i)).read()
+        head = txt.splitlines()[0]
+        m = re.search(r'GGUF v(\d+), (\d+) metadata keys, (\d+) tensors, alignment (\d+)', head)
+        assert m, head
+        assert int(m.group(1)) == d['version'] == 3
+        assert int(m.group(2)) == len(d['metadata']), (m.group(2), len(d['metadata']))
+        assert int(m.group(3)) == len(d['tensors'])
+        assert ('/vocab/' in path) == (len(d['tensors']) == 0)
+        toks = d['metadata']['tokenizer.ggml.tokens']
+        assert isinstance(toks, list) and len(toks) > 500
+        for t in d['tensors']:
+            assert set(t) == {'name', 'type', 'shape', 'offset'}
+            assert 1 <= len(t['shape']) <= 4 and t['offset'] % 32 == 0
+            pat = r'\b%s\s+%s\s+%s\s+\d+' % (re.escape(t['name']), t['type'], ' x '.join(map(str, t['shape'])))
+            assert re.search(pat, txt), t
+        if d['tensors']:
+            assert re.search(r'^total: \d+ parameters, \d+ bytes .*, [\d.]+ bits per weight$', txt, re.M)
+    except Exception as e:
+        print('FAIL: %s: %r' % (path, e)); bad += 1
+sys.exit(1 if bad else 0)
+EOF2
 [ "$n" -ge 24 ] || fail "only $n shared files found"
 
 # known facts
