@@ -361,6 +361,48 @@ TEST(writer_refuses_bad_input)
     gguf_writer_free(w);
 }
 
-TESTS(T(roundtrip_all_types), T(set_value_copies_exactly), T(real_file_copies_exactly), T(replace_and_alignment),
+/*
+ * NULL tensor data is written as zeros (a hole); writing over an existing
+ * file replaces it and leaves no temporary file behind.
+ */
+TEST(sparse_and_replace)
+{
+    char *dir = test_tmpdir();
+    char *path = jc_path_join(dir, "s.gguf");
+    jc_err err = {{0}};
+    int64_t ne[2] = {256, 1024};
+    gguf_writer *w = gguf_writer_new(3);
+    gguf_writer_set_str(w, "general.name", "first");
+    CHECK(!gguf_writer_add_tensor(w, "big", GGML_TYPE_Q4_K, 2, ne, NULL, 144 * 1024, &err));
+    CHECKF(!gguf_writer_write(w, path, &err), "%s", err.msg);
+    gguf_writer_free(w);
+    gguf_file *f = gguf_open(path, &err);
+    REQUIRE(f);
+    const gguf_tensor *t = gguf_find_tensor(f, "big");
+    REQUIRE(t && t->size == 144 * 1024);
+    bool zero = true;
+    for (uint64_t i = 0; i < t->size; i++)
+        zero = zero && ((const uint8_t *)t->data)[i] == 0;
+    CHECK(zero);
+    CHECK_EQ_INT(gguf_file_size(f), gguf_data_offset(f) + 144 * 1024);
+    gguf_close(f);
+    w = gguf_writer_new(3);
+    gguf_writer_set_str(w, "general.name", "second");
+    CHECKF(!gguf_writer_write(w, path, &err), "%s", err.msg);
+    gguf_writer_free(w);
+    f = gguf_open(path, &err);
+    REQUIRE(f);
+    char *name = gguf_get_strdup(f, "general.name");
+    CHECK_STR(name, "second");
+    CHECK_EQ_INT(gguf_tensor_count(f), 0);
+    free(name);
+    gguf_close(f);
+    unlink(path);
+    CHECK(rmdir(dir) == 0); /* fails if a temporary file was left */
+    free(path);
+    free(dir);
+}
+
+TESTS(T(sparse_and_replace), T(roundtrip_all_types), T(set_value_copies_exactly), T(real_file_copies_exactly), T(replace_and_alignment),
       T(writer_refuses_bad_input));
 TEST_MAIN()
