@@ -443,6 +443,8 @@ static int fill_model_json(sdl *d, const store_ginfo *g, const char *sha, jc_err
     }
     const char *files[] = {d->file};
     store_fill_from_gguf(raw, g, d->id, d->file, files, 1, (int64_t)time(NULL));
+    if (json_object_get(raw, "state"))
+        json_object_set_new(raw, "state", json_string("ready"));
     json_t *md = json_object_get(raw, "metadata");
     if (json_is_object(md) && !json_object_get(md, "sha256"))
         json_object_set_new(md, "sha256", json_string(sha));
@@ -740,10 +742,6 @@ static void write_initial_model_json(const char *path, const char *url, const ch
     json_object_set_new(raw, "source_url", json_string(url));
     json_object_set_new(raw, "id", json_string(id));
     json_object_set_new(raw, "object", json_string("model"));
-    char *name = jc_xstrdup(file);
-    name[strlen(name) - 5] = 0;
-    json_object_set_new(raw, "name", json_string(name));
-    free(name);
     json_object_set_new(raw, "state", json_string("downloading"));
     json_t *as = json_array();
     json_array_append_new(as, json_string(file));
