@@ -11,6 +11,7 @@
 
 #include "base/jc.h"
 #include "gguf/gguf.h"
+#include "quant/q_file.h"
 #include "quant/quant.h"
 
 static char f32_path[4200];
@@ -116,5 +117,99 @@ TEST(real_files_dequant_and_requant)
     gguf_close(ref);
 }
 
-TESTS(T(real_files_dequant_and_requant));
+/*
+ * janc's quantizer on syn-a-f32.gguf against llama.cpp's files made from
+ * the same f32 model: every tensor gets the same type (the mix rules) and
+ * the same bytes (the reference quantizers), general.file_type matches, and
+ * every metadata key of llama.cpp's file is present.
+ */
+TEST(quantize_file_matches_llama_cpp)
+{
+    const char *dir = test_shared();
+    if (!dir)
+        exit(77);
+    static const struct {
+        const char *mix, *file;
+    } cases[] = {{"Q8_0", "syn-a-Q8_0.gguf"},   {"Q4_0", "syn-a-Q4_0.gguf"},     {"Q4_K_M", "syn-a-Q4_K_M.gguf"},
+                 {"Q6_K", "syn-a-Q6_K.gguf"},   {"Q5_K_M", "syn-a-Q5_K_M.gguf"}, {"Q3_K_M", "syn-a-Q3_K_M.gguf"},
+                 {"Q2_K", "syn-a-Q2_K.gguf"},   {"F16", "syn-a-F16.gguf"}};
+    char *tmp = test_tmpdir();
+    char in[4200], out[4200], ref_path[4200];
+    snprintf(in, sizeof in, "%s/models/syn-a-f32.gguf", dir);
+    for (size_t c = 0; c < JC_ARRAY_LEN(cases); c++) {
+        const q_ftype *ft = q_ftype_find(cases[c].mix);
+        REQUIRE(ft);
+        snprintf(out, sizeof out, "%s/%s.gguf", tmp, cases[c].mix);
+        snprintf(ref_path, sizeof ref_path, "%s/models/%s", dir, cases[c].file);
+        jc_err err = {{0}};
+        q_file_stats st;
+        CHECKF(q_quantize_file(in, out, ft, 2, &st, &err) == 0, "%s: %s", cases[c].mix, err.msg);
+        gguf_file *mine = gguf_open(out, &err), *ref = gguf_open(ref_path, &err);
+        CHECKF(mine && ref, "%s", err.msg);
+        if (!mine || !ref) {
+            gguf_close(mine);
+            gguf_close(ref);
+            continue;
+        }
+        CHECK_EQ_INT(gguf_tensor_count(mine), gguf_tensor_count(ref));
+        int same_type = 0, same_bytes = 0, total = 0;
+        for (uint64_t i = 0; i < gguf_tensor_count(ref); i++) {
+            const gguf_tensor *r = gguf_tensor_at(ref, i), *m = gguf_find_tensor(mine, r->name);
+            total++;
+            CHECKF(m != NULL, "%s: no tensor %s", cases[c].mix, r->name);
+            if (!m)
+                continue;
+            CHECKF(m->type == r->type, "%s: %s is %s, llama.cpp made %s", cases[c].mix, r->name, ggml_type_name(m->type),
+                   ggml_type_name(r->type));
+            CHECK(m->n_dims == r->n_dims && !memcmp(m->ne, r->ne, sizeof m->ne));
+            same_type += m->type == r->type;
+            same_bytes += m->size == r->size && !memcmp(m->data, r->data, r->size);
+        }
+        uint64_t fa = 0, fb = 1;
+        CHECK(gguf_get_u64(mine, "general.file_type", &fa) && gguf_get_u64(ref, "general.file_type", &fb));
+        CHECKF(fa == fb, "%s: general.file_type %llu, llama.cpp %llu", cases[c].mix, (unsigned long long)fa,
+               (unsigned long long)fb);
+        for (uint64_t k = 0; k < gguf_kv_count(ref); k++) {
+            gguf_str key = gguf_kv_key(ref, k);
+            char name[256];
+            snprintf(name, sizeof name, "%.*s", (int)JC_MIN(key.len, 255), key.ptr);
+            CHECKF(gguf_get(mine, name) != NULL, "%s: key %s missing", cases[c].mix, name);
+        }
+        fprintf(stderr, "    %-7s %d/%d tensors of llama.cpp's type, %d/%d byte-identical\n", cases[c].mix, same_type,
+                total, same_bytes, total);
+        CHECK(same_bytes == total);
+        gguf_close(mine);
+        gguf_close(ref);
+        unlink(out);
+    }
+    rmdir(tmp);
+    free(tmp);
+}
+
+/* Bad input: an unknown type name, a file that is not GGUF, a missing file: errors, no output. */
+TEST(quantize_file_errors)
+{
+    CHECK(q_ftype_find("Q4_K")->ftype == 15);
+    CHECK(q_ftype_find("q8_0") != NULL);
+    CHECK(q_ftype_find("Q9_9") == NULL);
+    CHECK(q_ftype_find("IQ2_XXS") == NULL);
+    char *tmp = test_tmpdir();
+    char bad[4200], out[4200];
+    snprintf(bad, sizeof bad, "%s/bad.gguf", tmp);
+    snprintf(out, sizeof out, "%s/out.gguf", tmp);
+    FILE *fp = fopen(bad, "wb");
+    REQUIRE(fp);
+    fputs("GGUF but not really", fp);
+    fclose(fp);
+    jc_err err = {{0}};
+    CHECK(q_quantize_file(bad, out, q_ftype_find("Q8_0"), 1, NULL, &err) == -1);
+    CHECKF(strstr(err.msg, "bad.gguf") != NULL, "error names the file: %s", err.msg);
+    CHECK(access(out, F_OK) != 0);
+    CHECK(q_quantize_file("/nonexistent/x.gguf", out, q_ftype_find("Q8_0"), 1, NULL, &err) == -1);
+    unlink(bad);
+    rmdir(tmp);
+    free(tmp);
+}
+
+TESTS(T(real_files_dequant_and_requant), T(quantize_file_matches_llama_cpp), T(quantize_file_errors));
 TEST_MAIN()
