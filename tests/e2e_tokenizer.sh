@@ -65,6 +65,12 @@ elif [ "$(wc -l <"$tmp/err")" -ne 1 ]; then
 else
   echo "ok   not a gguf: $(cat "$tmp/err")"
 fi
+# MODEL may be the id of a model in the models folder
+if "$JANC" --data-dir "$tmp/data" models import "$l3" --id l3 --link >/dev/null 2>&1; then
+  expect "model id from the models folder" "9906 1917" "$("$JANC" --data-dir "$tmp/data" tokenize l3 "Hello world")"
+else
+  echo "note: model-id lookup not checked ('janc models import' failed)"
+fi
 "$JANC" tokenize --bogus "$l3" x >/dev/null 2>&1; expect "unknown option exits 1" "1" "$?"
 "$JANC" tokenize --help >/dev/null 2>&1; expect "--help exits 0" "0" "$?"
 

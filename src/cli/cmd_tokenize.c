@@ -2,29 +2,31 @@
  * cmd_tokenize.c — `janc tokenize [--add-special] [--parse-special] MODEL (TEXT | --file F)`:
  * prints the token ids of TEXT (or of F's raw bytes, nothing stripped) on one
  * line, separated by single spaces, then a newline. Defaults: no BOS/EOS
- * added, special-token text not parsed. MODEL is a .gguf path.
+ * added, special-token text not parsed. MODEL is a .gguf path, or the id of
+ * a model in the models folder (looked up through the store).
  */
 #include "base/fs.h"
 #include "cli/cli.h"
+#include "store/store.h"
 #include "tok/tok.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define TOKENIZE_MAX_FILE ((size_t)512 << 20)
 
 static const char usage[] =
     "usage: janc tokenize [--add-special] [--parse-special] MODEL (TEXT | --file F)\n"
     "  Prints the token ids of TEXT, or of the raw bytes of file F, on one line.\n"
-    "  MODEL            a .gguf file (its tokenizer.ggml.* keys are used)\n"
+    "  MODEL            a .gguf file (its tokenizer.ggml.* keys are used), or a model id\n"
     "  --add-special    add BOS/EOS (CLS/SEP) as the model's metadata says\n"
     "  --parse-special  text of special tokens (e.g. <|im_start|>) becomes their id\n"
     "  --file F         read the text from F instead of the command line\n";
 
 int cmd_tokenize(const cmd_ctx *ctx, int argc, char **argv)
 {
-    (void)ctx;
     if (cli_wants_help(argc, argv)) {
         fputs(usage, stdout);
         return 0;
@@ -76,7 +78,19 @@ int cmd_tokenize(const cmd_ctx *ctx, int argc, char **argv)
             goto out;
         }
     }
-    v = tok_load_path(pos[0], &err);
+    struct stat st;
+    const char *model = pos[0];
+    if (stat(model, &st) != 0 && !strchr(model, '/') && !strstr(model, ".gguf")) {
+        /* not a file: a model id in the models folder */
+        store *s = store_open(ctx->data_dir, &err);
+        char *path = NULL;
+        if (s && store_model_path(s, model, &path, &err) == 0)
+            v = tok_load_path(path, &err);
+        free(path);
+        store_close(s);
+    } else {
+        v = tok_load_path(model, &err);
+    }
     if (!v) {
         cli_fail("tokenize: %s", err.msg);
         goto out;
