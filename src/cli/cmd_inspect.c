@@ -77,6 +77,15 @@ static void put_escaped(FILE *out, gguf_str s, bool json, uint64_t max)
             fprintf(out, "...\" (%" PRIu64 " bytes)", s.len);
             return;
         }
+        uint64_t run = i; /* a run of bytes that need no escaping, written at once */
+        uint64_t end = json ? s.len : JC_MIN(s.len, max);
+        while (run < end && p[run] >= 0x20 && p[run] < 0x7f && p[run] != '"' && p[run] != '\\')
+            run++;
+        if (run > i) {
+            fwrite(p + i, 1, (size_t)(run - i), out);
+            i = run;
+            continue;
+        }
         uint8_t c = p[i];
         int n = utf8_len(p + i, s.len - i);
         if (n == 0) {
