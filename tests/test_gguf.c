@@ -209,5 +209,32 @@ TEST(missing_file)
     CHECK(strstr(err.msg, "/nonexistent/x.gguf") != NULL);
 }
 
-TESTS(T(every_shared_file_opens), T(stories260k_facts), T(vocab_facts), T(big_vocab_is_fast), T(missing_file));
+/* The type table: names both ways, sizes, unassigned ids unknown. */
+TEST(type_table)
+{
+    int known = 0;
+    for (uint32_t t = 0; t < 64; t++) {
+        const ggml_type_info *ti = ggml_type_get(t);
+        if (!ti)
+            continue;
+        known++;
+        CHECK(ti->blck_size >= 1 && ti->type_size >= 1);
+        CHECK_EQ_INT(ggml_type_from_name(ti->name), t);
+        CHECK_STR(ggml_type_name(t), ti->name);
+    }
+    CHECK_EQ_INT(known, 38); /* 0..39 less the removed 4 and 5 */
+    CHECK(ggml_type_get(4) == NULL && ggml_type_get(5) == NULL && ggml_type_get(GGML_TYPE_COUNT) == NULL);
+    CHECK_EQ_INT(ggml_type_from_name("q4_k"), GGML_TYPE_Q4_K);
+    CHECK_EQ_INT(ggml_type_from_name("Q4_2"), -1);
+    uint64_t b = 0;
+    CHECK(ggml_row_size(GGML_TYPE_Q4_K, 512, &b) && b == 288);
+    CHECK(ggml_row_size(GGML_TYPE_Q8_0, 64, &b) && b == 68);
+    CHECK(ggml_row_size(GGML_TYPE_IQ2_XXS, 256, &b) && b == 66);
+    CHECK(ggml_row_size(GGML_TYPE_F16, 3, &b) && b == 6);
+    CHECK(!ggml_row_size(GGML_TYPE_Q4_K, 100, &b));
+    CHECK(!ggml_row_size(4, 32, &b));
+    CHECK(!ggml_row_size(GGML_TYPE_F32, UINT64_MAX, &b)); /* bytes overflow */
+}
+
+TESTS(T(type_table), T(every_shared_file_opens), T(stories260k_facts), T(vocab_facts), T(big_vocab_is_fast), T(missing_file));
 TEST_MAIN()
