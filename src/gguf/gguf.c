@@ -52,8 +52,14 @@ bool gguf_str_eq(gguf_str s, const char *c)
     return s.len == n && (n == 0 || memcmp(s.ptr, c, n) == 0);
 }
 
-/* FNV-1a, 64-bit. */
-uint64_t gguf_hash(const void *p, uint64_t n)
+static uint64_t mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+uint64_t gguf_hash(const void *p, uint64_t n, uint64_t seed)
 {
     const uint8_t *b = p;
     uint64_t h = 1469598103934665603ull;
@@ -61,7 +67,7 @@ uint64_t gguf_hash(const void *p, uint64_t n)
         h ^= b[i];
         h *= 1099511628211ull;
     }
-    return h;
+    return mix64(h ^ seed);
 }
 
 /* ---- the cursor ------------------------------------------------------- */
@@ -287,6 +293,8 @@ static int index_init(gguf_index *ix, uint64_t n, jc_err *err)
     while (cap < 2 * n)
         cap *= 2;
     free(ix->slots);
+    if (!ix->seed)
+        ix->seed = mix64((uint64_t)(jc_now() * 1e9) ^ (uint64_t)(uintptr_t)ix) | 1;
     ix->slots = jc_try_calloc(cap, sizeof *ix->slots, err);
     ix->cap = ix->slots ? cap : 0;
     return ix->slots ? 0 : -1;
@@ -300,7 +308,7 @@ typedef gguf_str (*index_name_fn)(const gguf_file *f, uint64_t i);
 
 static uint64_t index_put(gguf_index *ix, const gguf_file *f, index_name_fn get, uint64_t i, gguf_str name)
 {
-    uint64_t m = ix->cap - 1, h = gguf_hash(name.ptr, name.len) & m;
+    uint64_t m = ix->cap - 1, h = gguf_hash(name.ptr, name.len, ix->seed) & m;
     for (;; h = (h + 1) & m) {
         uint64_t s = ix->slots[h];
         if (!s) {
@@ -319,7 +327,7 @@ static uint64_t index_find(const gguf_index *ix, const gguf_file *f, index_name_
     if (!ix->cap)
         return UINT64_MAX;
     size_t n = strlen(name);
-    uint64_t m = ix->cap - 1, h = gguf_hash(name, n) & m;
+    uint64_t m = ix->cap - 1, h = gguf_hash(name, n, ix->seed) & m;
     for (;; h = (h + 1) & m) {
         uint64_t s = ix->slots[h];
         if (!s)

@@ -17,13 +17,19 @@
 /* Bytes per element of a fixed-size value type; 0 for STRING and ARRAY. */
 uint32_t gguf_vtype_size(enum gguf_vtype t);
 
-/* An open-addressing table of names -> index, for keys and tensor names. */
+/*
+ * An open-addressing table of names -> index, for keys and tensor names. The
+ * hash is seeded per table (from the clock and the table's address), so a
+ * file cannot be crafted to make every name collide and insertion quadratic.
+ */
 typedef struct gguf_index {
     uint64_t *slots; /* index + 1; 0 = empty */
     uint64_t cap;    /* a power of two, at least twice the entries */
+    uint64_t seed;
 } gguf_index;
 
-uint64_t gguf_hash(const void *p, uint64_t n);
+/* FNV-1a of the bytes, mixed with seed through a splitmix64 finaliser. */
+uint64_t gguf_hash(const void *p, uint64_t n, uint64_t seed);
 
 struct gguf_file {
     char *name;             /* the path, or "<memory>"; for messages */
