@@ -444,8 +444,10 @@ static tv arith(tctx *x, int op, tv a, tv b)
         if ((a.t == TV_LIST && b.t == TV_LIST) || (a.t == TV_TUPLE && b.t == TV_TUPLE)) {
             tv r = tv_list_new(&x->arena, a.l->n + b.l->n);
             r.t = a.t;
-            memcpy(r.l->v, a.l->v, a.l->n * sizeof(tv));
-            memcpy(r.l->v + a.l->n, b.l->v, b.l->n * sizeof(tv));
+            if (a.l->n)
+                memcpy(r.l->v, a.l->v, a.l->n * sizeof(tv));
+            if (b.l->n)
+                memcpy(r.l->v + a.l->n, b.l->v, b.l->n * sizeof(tv));
             r.l->n = a.l->n + b.l->n;
             return r;
         }

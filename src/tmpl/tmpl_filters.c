@@ -20,12 +20,12 @@
 
 static const char PY_WS[] = " \t\n\r\v\f\x1c\x1d\x1e\x1f";
 
-static tv str_of(tctx *x, tv v)
+tv tf_str_of(tctx *x, tv v)
 {
     return tv_to_str(x, v);
 }
 
-static int64_t want_int(tctx *x, tv v, const char *what)
+int64_t tf_want_int(tctx *x, tv v, const char *what)
 {
     if (v.t == TV_INT)
         return v.i;
@@ -34,7 +34,7 @@ static int64_t want_int(tctx *x, tv v, const char *what)
     tx_fail(x, "%s must be an integer, not %s", what, tv_type_name(v));
 }
 
-static tv new_list(tctx *x)
+tv tf_new_list(tctx *x)
 {
     return tv_list_new(A, 0);
 }
@@ -51,7 +51,7 @@ static tv mk_tuple2(tctx *x, tv a, tv b)
 
 /* ---- string helpers ---- */
 
-static tv str_map(tctx *x, tv s, int (*fn)(int))
+tv tf_str_map(tctx *x, tv s, int (*fn)(int))
 {
     char *p = ta_alloc(A, s.s.n + 1);
     for (size_t i = 0; i < s.s.n; i++)
@@ -59,26 +59,12 @@ static tv str_map(tctx *x, tv s, int (*fn)(int))
     return tv_strn(p, s.s.n);
 }
 
-static tv str_capitalize(tctx *x, tv s)
+tv tf_str_capitalize(tctx *x, tv s)
 {
-    tv r = str_map(x, s, tolower);
+    tv r = tf_str_map(x, s, tolower);
     if (r.s.n && (unsigned char)r.s.p[0] < 0x80)
         ((char *)r.s.p)[0] = (char)toupper((unsigned char)r.s.p[0]);
     return r;
-}
-
-/* Python str.title(): a letter after a non-letter is upper-cased, others lower-cased. */
-static tv str_title_py(tctx *x, tv s)
-{
-    char *p = ta_alloc(A, s.s.n + 1);
-    bool prev_letter = false;
-    for (size_t i = 0; i < s.s.n; i++) {
-        unsigned char c = (unsigned char)s.s.p[i];
-        bool letter = isalpha(c) || c >= 0x80;
-        p[i] = (char)(c < 0x80 ? (prev_letter ? tolower(c) : toupper(c)) : c);
-        prev_letter = letter;
-    }
-    return tv_strn(p, s.s.n);
 }
 
 /* jinja2's |title: words start after whitespace, '-', '(', '{', '[', '<'. */
@@ -95,35 +81,35 @@ static tv str_title_jinja(tctx *x, tv s)
     return tv_strn(p, s.s.n);
 }
 
-static bool in_set(char c, tv chars)
+bool tf_in_set(char c, tv chars)
 {
     if (chars.t == TV_STR)
         return chars.s.n && memchr(chars.s.p, c, chars.s.n) != NULL;
     return c && strchr(PY_WS, c) != NULL;
 }
 
-static tv str_strip(tctx *x, tv s, tv chars, bool left, bool right)
+tv tf_str_strip(tctx *x, tv s, tv chars, bool left, bool right)
 {
     if (chars.t != TV_STR && chars.t != TV_NONE && chars.t != TV_UNDEF)
         tx_fail(x, "strip arg must be None or str");
     size_t a = 0, b = s.s.n;
     if (left)
-        while (a < b && in_set(s.s.p[a], chars))
+        while (a < b && tf_in_set(s.s.p[a], chars))
             a++;
     if (right)
-        while (b > a && in_set(s.s.p[b - 1], chars))
+        while (b > a && tf_in_set(s.s.p[b - 1], chars))
             b--;
     return tv_strn(s.s.p + a, b - a);
 }
 
-static const char *find_sub(const char *h, size_t hn, const char *n, size_t nn)
+const char *tf_find_sub(const char *h, size_t hn, const char *n, size_t nn)
 {
     if (nn == 0)
         return h;
     return memmem(h, hn, n, nn);
 }
 
-static const char *rfind_sub(const char *h, size_t hn, const char *n, size_t nn)
+const char *tf_rfind_sub(const char *h, size_t hn, const char *n, size_t nn)
 {
     if (nn > hn)
         return NULL;
@@ -133,7 +119,7 @@ static const char *rfind_sub(const char *h, size_t hn, const char *n, size_t nn)
     return NULL;
 }
 
-static tv str_replace(tctx *x, tv s, tv old, tv new, int64_t count)
+tv tf_str_replace(tctx *x, tv s, tv old, tv new, int64_t count)
 {
     if (old.t != TV_STR || new.t != TV_STR)
         tx_fail(x, "replace() arguments must be strings");
@@ -158,7 +144,7 @@ static tv str_replace(tctx *x, tv s, tv old, tv new, int64_t count)
     }
     const char *p = s.s.p, *end = s.s.p + s.s.n;
     while (p < end) {
-        const char *hit = (count < 0 || done < count) ? find_sub(p, (size_t)(end - p), old.s.p, old.s.n) : NULL;
+        const char *hit = (count < 0 || done < count) ? tf_find_sub(p, (size_t)(end - p), old.s.p, old.s.n) : NULL;
         if (!hit) {
             tx_buf_append(x, &x->scratch, p, (size_t)(end - p));
             break;
@@ -171,156 +157,6 @@ static tv str_replace(tctx *x, tv s, tv old, tv new, int64_t count)
     return tx_scratch_take(x, start);
 }
 
-static tv str_split(tctx *x, tv s, tv sep, int64_t maxsplit, bool from_right)
-{
-    tv out = new_list(x);
-    if (sep.t == TV_STR && sep.s.n == 0)
-        tx_fail(x, "empty separator");
-    if (sep.t != TV_STR) { /* runs of whitespace */
-        size_t a = 0, b = s.s.n;
-        tv parts = new_list(x);
-        if (!from_right) {
-            while (a < b) {
-                while (a < b && in_set(s.s.p[a], tv_none()))
-                    a++;
-                if (a >= b)
-                    break;
-                if (maxsplit >= 0 && (int64_t)parts.l->n >= maxsplit) {
-                    size_t e = b;
-                    while (e > a && in_set(s.s.p[e - 1], tv_none()))
-                        e--;
-                    tl_push(A, parts.l, tv_strn(s.s.p + a, e - a));
-                    break;
-                }
-                size_t e = a;
-                while (e < b && !in_set(s.s.p[e], tv_none()))
-                    e++;
-                tl_push(A, parts.l, tv_strn(s.s.p + a, e - a));
-                a = e;
-            }
-            return parts;
-        }
-        while (a < b) {
-            while (b > a && in_set(s.s.p[b - 1], tv_none()))
-                b--;
-            if (a >= b)
-                break;
-            if (maxsplit >= 0 && (int64_t)parts.l->n >= maxsplit) {
-                size_t e = a;
-                while (e < b && in_set(s.s.p[e], tv_none()))
-                    e++;
-                tl_push(A, parts.l, tv_strn(s.s.p + e, b - e));
-                break;
-            }
-            size_t e = b;
-            while (e > a && !in_set(s.s.p[e - 1], tv_none()))
-                e--;
-            tl_push(A, parts.l, tv_strn(s.s.p + e, b - e));
-            b = e;
-        }
-        for (size_t i = parts.l->n; i-- > 0;)
-            tl_push(A, out.l, parts.l->v[i]);
-        return out;
-    }
-    if (!from_right) {
-        const char *p = s.s.p, *end = s.s.p + s.s.n;
-        for (;;) {
-            const char *hit = (maxsplit < 0 || (int64_t)out.l->n < maxsplit)
-                                  ? find_sub(p, (size_t)(end - p), sep.s.p, sep.s.n) : NULL;
-            if (!hit) {
-                tl_push(A, out.l, tv_strn(p, (size_t)(end - p)));
-                return out;
-            }
-            tl_push(A, out.l, tv_strn(p, (size_t)(hit - p)));
-            p = hit + sep.s.n;
-        }
-    }
-    tv parts = new_list(x);
-    size_t end = s.s.n;
-    for (;;) {
-        const char *hit = (maxsplit < 0 || (int64_t)parts.l->n < maxsplit) ? rfind_sub(s.s.p, end, sep.s.p, sep.s.n) : NULL;
-        if (!hit) {
-            tl_push(A, parts.l, tv_strn(s.s.p, end));
-            break;
-        }
-        size_t at = (size_t)(hit - s.s.p);
-        tl_push(A, parts.l, tv_strn(hit + sep.s.n, end - at - sep.s.n));
-        end = at;
-    }
-    for (size_t i = parts.l->n; i-- > 0;)
-        tl_push(A, out.l, parts.l->v[i]);
-    return out;
-}
-
-static bool str_affix(tctx *x, tv s, tv fix, bool start)
-{
-    if (fix.t == TV_TUPLE || fix.t == TV_LIST) {
-        for (size_t i = 0; i < fix.l->n; i++)
-            if (str_affix(x, s, fix.l->v[i], start))
-                return true;
-        return false;
-    }
-    if (fix.t != TV_STR)
-        tx_fail(x, "%s first arg must be str or a tuple of str", start ? "startswith" : "endswith");
-    if (fix.s.n > s.s.n)
-        return false;
-    return !memcmp(start ? s.s.p : s.s.p + s.s.n - fix.s.n, fix.s.p, fix.s.n);
-}
-
-/* Python str.format with {} {0} {name} and {{ }}; format specs are not supported. */
-static tv str_format(tctx *x, tv fmt, const targv *a)
-{
-    size_t start = x->scratch.len, auto_i = 0;
-    for (size_t i = 0; i < fmt.s.n; i++) {
-        char c = fmt.s.p[i];
-        if (c == '}' && i + 1 < fmt.s.n && fmt.s.p[i + 1] == '}') {
-            tx_buf_append(x, &x->scratch, "}", 1);
-            i++;
-            continue;
-        }
-        if (c != '{') {
-            tx_buf_append(x, &x->scratch, &c, 1);
-            continue;
-        }
-        if (i + 1 < fmt.s.n && fmt.s.p[i + 1] == '{') {
-            tx_buf_append(x, &x->scratch, "{", 1);
-            i++;
-            continue;
-        }
-        const char *close = memchr(fmt.s.p + i, '}', fmt.s.n - i);
-        if (!close)
-            tx_fail(x, "Single '{' encountered in format string");
-        const char *f = fmt.s.p + i + 1;
-        size_t fl = (size_t)(close - f);
-        if (memchr(f, ':', fl) || memchr(f, '!', fl))
-            tx_fail(x, "format specs and conversions in str.format are not supported");
-        tv v;
-        if (fl == 0) {
-            if (auto_i >= a->npos)
-                tx_fail(x, "Replacement index %zu out of range for positional args tuple", auto_i);
-            v = a->pos[auto_i++];
-        } else if (isdigit((unsigned char)f[0])) {
-            size_t k = (size_t)strtoul(f, NULL, 10);
-            if (k >= a->npos)
-                tx_fail(x, "Replacement index %zu out of range for positional args tuple", k);
-            v = a->pos[k];
-        } else {
-            bool found = false;
-            for (size_t k = 0; k < a->nkw; k++)
-                if (a->kwlen[k] == fl && !memcmp(a->kwname[k], f, fl)) {
-                    v = a->kwval[k];
-                    found = true;
-                }
-            if (!found)
-                tx_fail(x, "KeyError: '%.*s'", (int)fl, f);
-        }
-        tv_str_append(x, &x->scratch, v);
-        i = (size_t)(close - fmt.s.p);
-    }
-    return tx_scratch_take(x, start);
-}
-
-static tv str_join(tctx *x, tv sep, tlist *items, tv attr);
 
 /* ---- attribute getter for sort/map/select ---- */
 
@@ -368,7 +204,7 @@ static tv sort_key(sort_ctx *s, tv v)
     else if (s->attr.t != TV_UNDEF)
         v = get_path(s->x, v, s->attr);
     if (!s->case_sensitive && v.t == TV_STR)
-        v = str_map(s->x, v, tolower);
+        v = tf_str_map(s->x, v, tolower);
     return v;
 }
 
@@ -433,17 +269,17 @@ static tv f_attr(tctx *x, tv v, const targv *a)
 
 static tv f_batch(tctx *x, tv v, const targv *a)
 {
-    int64_t n = want_int(x, targ(a, 0, "linecount", tv_undef(NULL)), "batch size");
+    int64_t n = tf_want_int(x, targ(a, 0, "linecount", tv_undef(NULL)), "batch size");
     tv fill = targ(a, 1, "fill_with", tv_undef(NULL));
     if (n <= 0)
         tx_fail(x, "batch size must be positive");
     tlist *items = tx_iter(x, v);
-    tv out = new_list(x), cur = new_list(x);
+    tv out = tf_new_list(x), cur = tf_new_list(x);
     for (size_t i = 0; i < items->n; i++) {
         tl_push(A, cur.l, items->v[i]);
         if ((int64_t)cur.l->n == n) {
             tl_push(A, out.l, cur);
-            cur = new_list(x);
+            cur = tf_new_list(x);
         }
     }
     if (cur.l->n) {
@@ -457,13 +293,13 @@ static tv f_batch(tctx *x, tv v, const targv *a)
 
 static tv f_capitalize(tctx *x, tv v, const targv *a)
 {
-    return str_capitalize(x, str_of(x, v));
+    return tf_str_capitalize(x, tf_str_of(x, v));
 }
 
 static tv f_center(tctx *x, tv v, const targv *a)
 {
-    tv s = str_of(x, v);
-    int64_t w = want_int(x, targ(a, 0, "width", tv_int(80)), "width");
+    tv s = tf_str_of(x, v);
+    int64_t w = tf_want_int(x, targ(a, 0, "width", tv_int(80)), "width");
     size_t n = tv_utf8_len(s.s.p, s.s.n);
     if (w <= (int64_t)n || w > 100000)
         return s;
@@ -502,7 +338,7 @@ static tv f_dictsort(tctx *x, tv v, const targv *a)
 {
     if (v.t != TV_DICT && v.t != TV_NS) {
         if (v.t == TV_UNDEF)
-            return new_list(x);
+            return tf_new_list(x);
         tx_fail(x, "dictsort needs a dict, not %s", tv_type_name(v));
     }
     tv by = targ(a, 1, "by", tv_cstr("key"));
@@ -522,7 +358,7 @@ static tv f_escape(tctx *x, tv v, const targv *a)
 {
     if (v.t == TV_STR && v.safe)
         return v;
-    tv s = str_of(x, v);
+    tv s = tf_str_of(x, v);
     size_t start = x->scratch.len;
     for (size_t i = 0; i < s.s.n; i++) {
         switch (s.s.p[i]) {
@@ -592,7 +428,7 @@ static tv f_float(tctx *x, tv v, const targv *a)
 static tv f_int(tctx *x, tv v, const targv *a)
 {
     tv def = targ(a, 0, "default", tv_int(0));
-    int64_t base = want_int(x, targ(a, 1, "base", tv_int(10)), "base");
+    int64_t base = tf_want_int(x, targ(a, 1, "base", tv_int(10)), "base");
     if (v.t == TV_INT)
         return v;
     if (v.t == TV_BOOL)
@@ -629,7 +465,7 @@ static tv f_int(tctx *x, tv v, const targv *a)
 
 static tv f_format(tctx *x, tv v, const targv *a)
 {
-    tv fmt = str_of(x, v);
+    tv fmt = tf_str_of(x, v);
     if (a->nkw)
         tx_fail(x, "format with keyword arguments is not supported");
     tv args = tv_list_new(A, a->npos);
@@ -642,7 +478,7 @@ static tv f_format(tctx *x, tv v, const targv *a)
 
 static tv f_indent(tctx *x, tv v, const targv *a)
 {
-    tv s = str_of(x, v);
+    tv s = tf_str_of(x, v);
     tv w = targ(a, 0, "width", tv_int(4));
     bool first = tv_truthy(targ(a, 1, "first", tv_bool(false)));
     bool blank = tv_truthy(targ(a, 2, "blank", tv_bool(false)));
@@ -650,7 +486,7 @@ static tv f_indent(tctx *x, tv v, const targv *a)
     if (w.t == TV_STR)
         ind = w;
     else {
-        int64_t n = want_int(x, w, "indent width");
+        int64_t n = tf_want_int(x, w, "indent width");
         if (n < 0)
             n = 0;
         if (n > 1000)
@@ -685,9 +521,9 @@ static tv f_indent(tctx *x, tv v, const targv *a)
     return tx_scratch_take(x, start);
 }
 
-static tv f_items(tctx *x, tv v, const targv *a)
+tv tf_f_items(tctx *x, tv v, const targv *a)
 {
-    tv out = new_list(x);
+    tv out = tf_new_list(x);
     if (v.t == TV_UNDEF)
         return out;
     if (v.t != TV_DICT && v.t != TV_NS)
@@ -697,10 +533,10 @@ static tv f_items(tctx *x, tv v, const targv *a)
     return out;
 }
 
-static tv str_join(tctx *x, tv sep, tlist *items, tv attr)
+tv tf_str_join(tctx *x, tv sep, tlist *items, tv attr)
 {
     if (sep.t != TV_STR)
-        sep = str_of(x, sep);
+        sep = tf_str_of(x, sep);
     size_t start = x->scratch.len;
     for (size_t i = 0; i < items->n; i++) {
         if (i)
@@ -713,7 +549,7 @@ static tv str_join(tctx *x, tv sep, tlist *items, tv attr)
 
 static tv f_join(tctx *x, tv v, const targv *a)
 {
-    return str_join(x, targ(a, 0, "d", tv_strn("", 0)), tx_iter(x, v), targ(a, 1, "attribute", tv_undef(NULL)));
+    return tf_str_join(x, targ(a, 0, "d", tv_strn("", 0)), tx_iter(x, v), targ(a, 1, "attribute", tv_undef(NULL)));
 }
 
 static tv f_list(tctx *x, tv v, const targv *a)
@@ -725,12 +561,12 @@ static tv f_list(tctx *x, tv v, const targv *a)
 
 static tv f_lower(tctx *x, tv v, const targv *a)
 {
-    return str_map(x, str_of(x, v), tolower);
+    return tf_str_map(x, tf_str_of(x, v), tolower);
 }
 
 static tv f_upper(tctx *x, tv v, const targv *a)
 {
-    return str_map(x, str_of(x, v), toupper);
+    return tf_str_map(x, tf_str_of(x, v), toupper);
 }
 
 /* Remaining positional args from index from, and all keywords, as a targv. */
@@ -745,7 +581,7 @@ static targv rest_args(const targv *a, size_t from)
 static tv f_map(tctx *x, tv v, const targv *a)
 {
     tlist *items = tx_iter(x, v);
-    tv out = new_list(x);
+    tv out = tf_new_list(x);
     tv attr = targ(a, (size_t)-1, "attribute", tv_undef(NULL));
     if (attr.t != TV_UNDEF) {
         tv def = targ(a, (size_t)-1, "default", tv_undef(NULL));
@@ -790,14 +626,14 @@ static tv f_min(tctx *x, tv v, const targv *a)
 static tv f_replace(tctx *x, tv v, const targv *a)
 {
     tv count = targ(a, 2, "count", tv_none());
-    return str_replace(x, str_of(x, v), targ(a, 0, "old", tv_undef(NULL)), targ(a, 1, "new", tv_undef(NULL)),
-                       count.t == TV_NONE ? -1 : want_int(x, count, "count"));
+    return tf_str_replace(x, tf_str_of(x, v), targ(a, 0, "old", tv_undef(NULL)), targ(a, 1, "new", tv_undef(NULL)),
+                       count.t == TV_NONE ? -1 : tf_want_int(x, count, "count"));
 }
 
 static tv select_common(tctx *x, tv v, const targv *a, bool attr_mode, bool keep)
 {
     tlist *items = tx_iter(x, v);
-    tv out = new_list(x);
+    tv out = tf_new_list(x);
     size_t ti = attr_mode ? 1 : 0;
     tv attr = attr_mode ? targ(a, 0, NULL, tv_undef(NULL)) : tv_undef(NULL);
     tv test = targ(a, ti, NULL, tv_undef(NULL));
@@ -837,7 +673,7 @@ static tv f_reverse(tctx *x, tv v, const targv *a)
 
 static tv f_round(tctx *x, tv v, const targv *a)
 {
-    int64_t prec = want_int(x, targ(a, 0, "precision", tv_int(0)), "precision");
+    int64_t prec = tf_want_int(x, targ(a, 0, "precision", tv_int(0)), "precision");
     tv method = targ(a, 1, "method", tv_cstr("common"));
     if (!tv_is_num(v))
         tx_fail(x, "round() needs a number, not %s", tv_type_name(v));
@@ -859,7 +695,7 @@ static tv f_round(tctx *x, tv v, const targv *a)
 
 static tv f_safe(tctx *x, tv v, const targv *a)
 {
-    tv s = str_of(x, v);
+    tv s = tf_str_of(x, v);
     s.safe = 1;
     return s;
 }
@@ -873,12 +709,12 @@ static tv f_sort(tctx *x, tv v, const targv *a)
 
 static tv f_string(tctx *x, tv v, const targv *a)
 {
-    return str_of(x, v);
+    return tf_str_of(x, v);
 }
 
 static tv f_striptags(tctx *x, tv v, const targv *a)
 {
-    tv s = str_of(x, v);
+    tv s = tf_str_of(x, v);
     size_t start = x->scratch.len;
     bool in_tag = false, pending_space = false, any = false;
     for (size_t i = 0; i < s.s.n; i++) {
@@ -929,7 +765,7 @@ static tv f_sum(tctx *x, tv v, const targv *a)
 
 static tv f_title(tctx *x, tv v, const targv *a)
 {
-    return str_title_jinja(x, str_of(x, v));
+    return str_title_jinja(x, tf_str_of(x, v));
 }
 
 static tv f_tojson(tctx *x, tv v, const targv *a)
@@ -940,7 +776,7 @@ static tv f_tojson(tctx *x, tv v, const targv *a)
     bool sort_keys = tv_truthy(targ(a, 3, "sort_keys", tv_bool(false)));
     const char *ind = NULL, *item_sep = NULL, *key_sep = NULL;
     if (indent.t == TV_INT || indent.t == TV_BOOL) {
-        int64_t n = want_int(x, indent, "indent");
+        int64_t n = tf_want_int(x, indent, "indent");
         if (n < 0)
             n = 0;
         if (n > 100)
@@ -965,17 +801,17 @@ static tv f_tojson(tctx *x, tv v, const targv *a)
 
 static tv f_trim(tctx *x, tv v, const targv *a)
 {
-    return str_strip(x, str_of(x, v), targ(a, 0, "chars", tv_none()), true, true);
+    return tf_str_strip(x, tf_str_of(x, v), targ(a, 0, "chars", tv_none()), true, true);
 }
 
 static tv f_truncate(tctx *x, tv v, const targv *a)
 {
-    tv s = str_of(x, v);
-    int64_t length = want_int(x, targ(a, 0, "length", tv_int(255)), "length");
+    tv s = tf_str_of(x, v);
+    int64_t length = tf_want_int(x, targ(a, 0, "length", tv_int(255)), "length");
     bool killwords = tv_truthy(targ(a, 1, "killwords", tv_bool(false)));
-    tv end = str_of(x, targ(a, 2, "end", tv_cstr("...")));
+    tv end = tf_str_of(x, targ(a, 2, "end", tv_cstr("...")));
     tv lw = targ(a, 3, "leeway", tv_none());
-    int64_t leeway = lw.t == TV_NONE || lw.t == TV_UNDEF ? 5 : want_int(x, lw, "leeway");
+    int64_t leeway = lw.t == TV_NONE || lw.t == TV_UNDEF ? 5 : tf_want_int(x, lw, "leeway");
     int64_t n = (int64_t)tv_utf8_len(s.s.p, s.s.n), endn = (int64_t)tv_utf8_len(end.s.p, end.s.n);
     if (length < endn)
         tx_fail(x, "expected length >= %lld, got %lld", (long long)endn, (long long)length);
@@ -984,7 +820,7 @@ static tv f_truncate(tctx *x, tv v, const targv *a)
     size_t cut = tv_utf8_offset(s.s.p, s.s.n, (size_t)(length - endn));
     tv head = tv_strn(s.s.p, cut);
     if (!killwords) {
-        const char *sp = rfind_sub(head.s.p, head.s.n, " ", 1);
+        const char *sp = tf_rfind_sub(head.s.p, head.s.n, " ", 1);
         if (sp)
             head.s.n = (size_t)(sp - head.s.p);
     }
@@ -999,7 +835,7 @@ static tv f_unique(tctx *x, tv v, const targv *a)
     tlist *items = tx_iter(x, v);
     sort_ctx s = {x, targ(a, 1, "attribute", tv_undef(NULL)), tv_truthy(targ(a, 0, "case_sensitive", tv_bool(false))),
                   false, -1};
-    tv out = new_list(x), seen = new_list(x);
+    tv out = tf_new_list(x), seen = tf_new_list(x);
     for (size_t i = 0; i < items->n; i++) {
         tv k = sort_key(&s, items->v[i]);
         bool dup = false;
@@ -1015,7 +851,7 @@ static tv f_unique(tctx *x, tv v, const targv *a)
 
 static tv f_wordcount(tctx *x, tv v, const targv *a)
 {
-    tv s = str_of(x, v);
+    tv s = tf_str_of(x, v);
     int64_t n = 0;
     bool in = false;
     for (size_t i = 0; i < s.s.n; i++) {
@@ -1109,22 +945,22 @@ static bool t_in(tctx *x, tv v, const targv *a)
     }
 }
 
-static bool t_odd(tctx *x, tv v, const targv *a) { return want_int(x, v, "odd test value") % 2 != 0; }
-static bool t_even(tctx *x, tv v, const targv *a) { return want_int(x, v, "even test value") % 2 == 0; }
+static bool t_odd(tctx *x, tv v, const targv *a) { return tf_want_int(x, v, "odd test value") % 2 != 0; }
+static bool t_even(tctx *x, tv v, const targv *a) { return tf_want_int(x, v, "even test value") % 2 == 0; }
 
 static bool t_divisibleby(tctx *x, tv v, const targv *a)
 {
-    int64_t d = want_int(x, test_arg(x, a, "divisibleby"), "divisor");
+    int64_t d = tf_want_int(x, test_arg(x, a, "divisibleby"), "divisor");
     if (d == 0)
         tx_fail(x, "integer division or modulo by zero");
     if (d == -1)
         return true;
-    return want_int(x, v, "value") % d == 0;
+    return tf_want_int(x, v, "value") % d == 0;
 }
 
-static bool t_lower(tctx *x, tv v, const targv *a)
+bool tf_t_lower(tctx *x, tv v, const targv *a)
 {
-    tv s = str_of(x, v);
+    tv s = tf_str_of(x, v);
     bool cased = false;
     for (size_t i = 0; i < s.s.n; i++) {
         if (isupper((unsigned char)s.s.p[i]))
@@ -1135,9 +971,9 @@ static bool t_lower(tctx *x, tv v, const targv *a)
     return cased;
 }
 
-static bool t_upper(tctx *x, tv v, const targv *a)
+bool tf_t_upper(tctx *x, tv v, const targv *a)
 {
-    tv s = str_of(x, v);
+    tv s = tf_str_of(x, v);
     bool cased = false;
     for (size_t i = 0; i < s.s.n; i++) {
         if (islower((unsigned char)s.s.p[i]))
@@ -1158,332 +994,13 @@ static bool t_test(tctx *x, tv v, const targv *a)
     return v.t == TV_STR && tmpl_find_test(v.s.p, v.s.n) != NULL;
 }
 
-/* ---- methods ---- */
-
-static const char *const str_methods[] = {
-    "strip", "lstrip", "rstrip", "split", "rsplit", "startswith", "endswith", "replace", "upper", "lower",
-    "title", "capitalize", "find", "rfind", "index", "count", "format", "join", "splitlines", "isdigit",
-    "isalpha", "isalnum", "isspace", "islower", "isupper", "swapcase", "zfill", "removeprefix", "removesuffix",
-    NULL};
-static const char *const list_methods[] = {"append", "pop", "index", "count", "insert", "extend", "remove",
-                                           "reverse", "copy", "clear", NULL};
-static const char *const dict_methods[] = {"items", "keys", "values", "get", "update", "pop", "setdefault",
-                                           "copy", "clear", NULL};
-
-static bool in_names(const char *const *names, const char *name, size_t len)
-{
-    for (size_t i = 0; names[i]; i++)
-        if (strlen(names[i]) == len && !memcmp(names[i], name, len))
-            return true;
-    return false;
-}
-
-bool tmpl_has_method(tv obj, const char *name, size_t len)
-{
-    switch (obj.t) {
-    case TV_STR: return in_names(str_methods, name, len);
-    case TV_LIST: return in_names(list_methods, name, len);
-    case TV_TUPLE: return len == 5 ? !memcmp(name, "index", 5) || !memcmp(name, "count", 5) : false;
-    case TV_DICT: return in_names(dict_methods, name, len);
-    default: return false;
-    }
-}
-
-static bool str_all(tv s, int (*fn)(int))
-{
-    if (!s.s.n)
-        return false;
-    for (size_t i = 0; i < s.s.n; i++)
-        if (!fn((unsigned char)s.s.p[i]))
-            return false;
-    return true;
-}
-
-static tv method_str(tctx *x, tv s, const char *name, size_t len, const targv *a, bool *found)
-{
-    tv a0 = targ(a, 0, NULL, tv_none()), a1 = targ(a, 1, NULL, tv_none());
-    if (NAMEIS("strip"))
-        return str_strip(x, s, targ(a, 0, "chars", tv_none()), true, true);
-    if (NAMEIS("lstrip"))
-        return str_strip(x, s, targ(a, 0, "chars", tv_none()), true, false);
-    if (NAMEIS("rstrip"))
-        return str_strip(x, s, targ(a, 0, "chars", tv_none()), false, true);
-    if (NAMEIS("split") || NAMEIS("rsplit")) {
-        tv sep = targ(a, 0, "sep", tv_none()), ms = targ(a, 1, "maxsplit", tv_int(-1));
-        if (sep.t != TV_STR && sep.t != TV_NONE)
-            tx_fail(x, "must be str or None, not %s", tv_type_name(sep));
-        return str_split(x, s, sep, want_int(x, ms, "maxsplit"), name[0] == 'r');
-    }
-    if (NAMEIS("startswith"))
-        return tv_bool(str_affix(x, s, a0, true));
-    if (NAMEIS("endswith"))
-        return tv_bool(str_affix(x, s, a0, false));
-    if (NAMEIS("replace")) {
-        tv c = targ(a, 2, "count", tv_int(-1));
-        return str_replace(x, s, a0, a1, want_int(x, c, "count"));
-    }
-    if (NAMEIS("upper"))
-        return str_map(x, s, toupper);
-    if (NAMEIS("lower"))
-        return str_map(x, s, tolower);
-    if (NAMEIS("title"))
-        return str_title_py(x, s);
-    if (NAMEIS("capitalize"))
-        return str_capitalize(x, s);
-    if (NAMEIS("swapcase")) {
-        char *p = ta_alloc(A, s.s.n + 1);
-        for (size_t i = 0; i < s.s.n; i++) {
-            unsigned char c = (unsigned char)s.s.p[i];
-            p[i] = (char)(isupper(c) ? tolower(c) : islower(c) ? toupper(c) : c);
-        }
-        return tv_strn(p, s.s.n);
-    }
-    if (NAMEIS("find") || NAMEIS("rfind") || NAMEIS("index")) {
-        if (a0.t != TV_STR)
-            tx_fail(x, "must be str, not %s", tv_type_name(a0));
-        const char *hit = name[0] == 'r' ? rfind_sub(s.s.p, s.s.n, a0.s.p, a0.s.n) : find_sub(s.s.p, s.s.n, a0.s.p, a0.s.n);
-        if (!hit && name[0] == 'i')
-            tx_fail(x, "substring not found");
-        return tv_int(hit ? (int64_t)tv_utf8_len(s.s.p, (size_t)(hit - s.s.p)) : -1);
-    }
-    if (NAMEIS("count")) {
-        if (a0.t != TV_STR)
-            tx_fail(x, "must be str, not %s", tv_type_name(a0));
-        if (a0.s.n == 0)
-            return tv_int((int64_t)tv_utf8_len(s.s.p, s.s.n) + 1);
-        int64_t c = 0;
-        const char *p = s.s.p, *end = s.s.p + s.s.n, *hit;
-        while ((hit = find_sub(p, (size_t)(end - p), a0.s.p, a0.s.n))) {
-            c++;
-            p = hit + a0.s.n;
-        }
-        return tv_int(c);
-    }
-    if (NAMEIS("format"))
-        return str_format(x, s, a);
-    if (NAMEIS("join"))
-        return str_join(x, s, tx_iter(x, a0), tv_undef(NULL));
-    if (NAMEIS("splitlines")) {
-        tv out = new_list(x);
-        bool keep = tv_truthy(targ(a, 0, "keepends", tv_bool(false)));
-        size_t i = 0;
-        while (i < s.s.n) {
-            size_t j = i;
-            while (j < s.s.n && s.s.p[j] != '\n' && s.s.p[j] != '\r')
-                j++;
-            size_t e = j;
-            if (j < s.s.n)
-                j += (s.s.p[j] == '\r' && j + 1 < s.s.n && s.s.p[j + 1] == '\n') ? 2 : 1;
-            tl_push(A, out.l, tv_strn(s.s.p + i, (keep ? j : e) - i));
-            i = j;
-        }
-        return out;
-    }
-    if (NAMEIS("isdigit"))
-        return tv_bool(str_all(s, isdigit));
-    if (NAMEIS("isalpha"))
-        return tv_bool(str_all(s, isalpha));
-    if (NAMEIS("isalnum"))
-        return tv_bool(str_all(s, isalnum));
-    if (NAMEIS("isspace"))
-        return tv_bool(str_all(s, isspace));
-    if (NAMEIS("islower"))
-        return tv_bool(t_lower(x, s, a));
-    if (NAMEIS("isupper"))
-        return tv_bool(t_upper(x, s, a));
-    if (NAMEIS("zfill")) {
-        int64_t w = want_int(x, a0, "width");
-        size_t n = tv_utf8_len(s.s.p, s.s.n);
-        if (w <= (int64_t)n || w > 100000)
-            return s;
-        size_t pad = (size_t)w - n, start = x->scratch.len, skip = 0;
-        if (s.s.n && (s.s.p[0] == '-' || s.s.p[0] == '+')) {
-            tx_buf_append(x, &x->scratch, s.s.p, 1);
-            skip = 1;
-        }
-        for (size_t i = 0; i < pad; i++)
-            tx_buf_append(x, &x->scratch, "0", 1);
-        tx_buf_append(x, &x->scratch, s.s.p + skip, s.s.n - skip);
-        return tx_scratch_take(x, start);
-    }
-    if (NAMEIS("removeprefix") || NAMEIS("removesuffix")) {
-        if (a0.t != TV_STR)
-            tx_fail(x, "must be str, not %s", tv_type_name(a0));
-        bool pre = name[6] == 'p';
-        if (str_affix(x, s, a0, pre))
-            return pre ? tv_strn(s.s.p + a0.s.n, s.s.n - a0.s.n) : tv_strn(s.s.p, s.s.n - a0.s.n);
-        return s;
-    }
-    *found = false;
-    return tv_undef(NULL);
-}
-
-static tv method_list(tctx *x, tv l, const char *name, size_t len, const targv *a, bool *found)
-{
-    tv a0 = targ(a, 0, NULL, tv_undef(NULL));
-    if (NAMEIS("index") || NAMEIS("count")) {
-        int64_t c = 0;
-        for (size_t i = 0; i < l.l->n; i++)
-            if (tv_eq(l.l->v[i], a0)) {
-                if (name[0] == 'i')
-                    return tv_int((int64_t)i);
-                c++;
-            }
-        if (name[0] == 'i')
-            tx_fail(x, "value is not in list");
-        return tv_int(c);
-    }
-    if (l.t == TV_TUPLE) {
-        *found = false;
-        return tv_undef(NULL);
-    }
-    if (NAMEIS("append")) {
-        tl_push(A, l.l, a0);
-        return tv_none();
-    }
-    if (NAMEIS("pop")) {
-        if (!l.l->n)
-            tx_fail(x, "pop from empty list");
-        size_t idx = l.l->n - 1;
-        if (a->npos) {
-            int64_t i = want_int(x, a0, "pop index");
-            if (i < 0)
-                i += (int64_t)l.l->n;
-            if (i < 0 || (uint64_t)i >= l.l->n)
-                tx_fail(x, "pop index out of range");
-            idx = (size_t)i;
-        }
-        tv r = l.l->v[idx];
-        memmove(l.l->v + idx, l.l->v + idx + 1, (l.l->n - idx - 1) * sizeof(tv));
-        l.l->n--;
-        return r;
-    }
-    if (NAMEIS("insert")) {
-        int64_t i = want_int(x, a0, "insert index");
-        tv v = targ(a, 1, NULL, tv_none());
-        if (i < 0)
-            i += (int64_t)l.l->n;
-        if (i < 0)
-            i = 0;
-        if ((uint64_t)i > l.l->n)
-            i = (int64_t)l.l->n;
-        tl_push(A, l.l, v);
-        memmove(l.l->v + i + 1, l.l->v + i, (l.l->n - 1 - (size_t)i) * sizeof(tv));
-        l.l->v[i] = v;
-        return tv_none();
-    }
-    if (NAMEIS("extend")) {
-        tlist *items = tx_iter(x, a0);
-        for (size_t i = 0; i < items->n; i++)
-            tl_push(A, l.l, items->v[i]);
-        return tv_none();
-    }
-    if (NAMEIS("remove")) {
-        for (size_t i = 0; i < l.l->n; i++)
-            if (tv_eq(l.l->v[i], a0)) {
-                memmove(l.l->v + i, l.l->v + i + 1, (l.l->n - i - 1) * sizeof(tv));
-                l.l->n--;
-                return tv_none();
-            }
-        tx_fail(x, "list.remove(x): x not in list");
-    }
-    if (NAMEIS("reverse")) {
-        for (size_t i = 0; i < l.l->n / 2; i++) {
-            tv t = l.l->v[i];
-            l.l->v[i] = l.l->v[l.l->n - 1 - i];
-            l.l->v[l.l->n - 1 - i] = t;
-        }
-        return tv_none();
-    }
-    if (NAMEIS("copy")) {
-        tv r = {.t = TV_LIST};
-        r.l = tx_iter(x, l);
-        return r;
-    }
-    if (NAMEIS("clear")) {
-        l.l->n = 0;
-        return tv_none();
-    }
-    *found = false;
-    return tv_undef(NULL);
-}
-
-static tv method_dict(tctx *x, tv d, const char *name, size_t len, const targv *a, bool *found)
-{
-    tv a0 = targ(a, 0, NULL, tv_undef(NULL));
-    if (NAMEIS("items"))
-        return f_items(x, d, a);
-    if (NAMEIS("keys") || NAMEIS("values")) {
-        tv out = tv_list_new(A, d.d->n);
-        for (size_t i = 0; i < d.d->n; i++)
-            out.l->v[i] = name[0] == 'k' ? d.d->k[i] : d.d->v[i];
-        out.l->n = d.d->n;
-        return out;
-    }
-    if (NAMEIS("get")) {
-        tv *v = td_get(d.d, a0);
-        return v ? *v : targ(a, 1, "default", tv_none());
-    }
-    if (NAMEIS("update")) {
-        if (a0.t == TV_DICT)
-            for (size_t i = 0; i < a0.d->n; i++)
-                td_set(A, d.d, a0.d->k[i], a0.d->v[i]);
-        for (size_t k = 0; k < a->nkw; k++)
-            td_set(A, d.d, tv_strn(a->kwname[k], a->kwlen[k]), a->kwval[k]);
-        return tv_none();
-    }
-    if (NAMEIS("pop")) {
-        tv *v = td_get(d.d, a0);
-        if (!v) {
-            if (a->npos > 1)
-                return a->pos[1];
-            tx_fail(x, "KeyError in dict.pop()");
-        }
-        tv r = *v;
-        td_del(d.d, a0);
-        return r;
-    }
-    if (NAMEIS("setdefault")) {
-        tv *v = td_get(d.d, a0);
-        if (v)
-            return *v;
-        tv def = targ(a, 1, NULL, tv_none());
-        td_set(A, d.d, a0, def);
-        return def;
-    }
-    if (NAMEIS("copy")) {
-        tv r = tv_dict_new(A, d.d->n);
-        for (size_t i = 0; i < d.d->n; i++)
-            td_set(A, r.d, d.d->k[i], d.d->v[i]);
-        return r;
-    }
-    if (NAMEIS("clear")) {
-        d.d->n = 0;
-        return tv_none();
-    }
-    *found = false;
-    return tv_undef(NULL);
-}
-
-tv tmpl_call_method(tctx *x, tv obj, const char *name, size_t len, const targv *a, bool *found)
-{
-    *found = true;
-    switch (obj.t) {
-    case TV_STR: return method_str(x, obj, name, len, a, found);
-    case TV_LIST:
-    case TV_TUPLE: return method_list(x, obj, name, len, a, found);
-    case TV_DICT: return method_dict(x, obj, name, len, a, found);
-    default: *found = false; return tv_undef(NULL);
-    }
-}
-
 /* ---- tables ---- */
 
 static const tfilter_def filters[] = {
     {"abs", f_abs}, {"attr", f_attr}, {"batch", f_batch}, {"capitalize", f_capitalize}, {"center", f_center},
     {"count", f_length}, {"d", f_default}, {"default", f_default}, {"dictsort", f_dictsort}, {"e", f_escape},
     {"escape", f_escape}, {"first", f_first}, {"float", f_float}, {"format", f_format}, {"indent", f_indent},
-    {"int", f_int}, {"items", f_items}, {"join", f_join}, {"last", f_last}, {"length", f_length},
+    {"int", f_int}, {"items", tf_f_items}, {"join", f_join}, {"last", f_last}, {"length", f_length},
     {"list", f_list}, {"lower", f_lower}, {"map", f_map}, {"max", f_max}, {"min", f_min},
     {"reject", f_reject}, {"rejectattr", f_rejectattr}, {"replace", f_replace}, {"reverse", f_reverse},
     {"round", f_round}, {"safe", f_safe}, {"select", f_select}, {"selectattr", f_selectattr}, {"sort", f_sort},
@@ -1497,10 +1014,10 @@ static const ttest_def tests[] = {
     {"boolean", t_boolean}, {"callable", t_callable}, {"defined", t_defined}, {"divisibleby", t_divisibleby},
     {"eq", t_eq}, {"equalto", t_eq}, {"escaped", t_escaped}, {"even", t_even}, {"false", t_false},
     {"filter", t_filter}, {"float", t_float}, {"ge", t_ge}, {"greaterthan", t_gt}, {"gt", t_gt}, {"in", t_in},
-    {"integer", t_integer}, {"iterable", t_iterable}, {"le", t_le}, {"lessthan", t_lt}, {"lower", t_lower},
+    {"integer", t_integer}, {"iterable", t_iterable}, {"le", t_le}, {"lessthan", t_lt}, {"lower", tf_t_lower},
     {"lt", t_lt}, {"mapping", t_mapping}, {"ne", t_ne}, {"none", t_none}, {"number", t_number}, {"odd", t_odd},
     {"sameas", t_sameas}, {"sequence", t_sequence}, {"string", t_string}, {"test", t_test}, {"true", t_true},
-    {"undefined", t_undefined}, {"upper", t_upper},
+    {"undefined", t_undefined}, {"upper", tf_t_upper},
 };
 
 const tfilter_def *tmpl_find_filter(const char *name, size_t len)

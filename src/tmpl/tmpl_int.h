@@ -321,6 +321,22 @@ bool tmpl_apply_test(tctx *x, tv v, const char *name, size_t len, const targv *a
 /* Applies a filter by name (map). */
 tv tmpl_apply_filter(tctx *x, tv v, const char *name, size_t len, const targv *a);
 
+/* helpers shared by tmpl_filters.c and tmpl_methods.c (defined in tmpl_filters.c) */
+tv tf_str_of(tctx *x, tv v);                      /* str(v) */
+int64_t tf_want_int(tctx *x, tv v, const char *what); /* an int (or bool), else a TypeError naming what */
+tv tf_new_list(tctx *x);
+tv tf_str_map(tctx *x, tv s, int (*fn)(int));     /* ASCII bytes mapped through fn */
+tv tf_str_capitalize(tctx *x, tv s);
+tv tf_str_strip(tctx *x, tv s, tv chars, bool left, bool right); /* chars: None = whitespace */
+const char *tf_find_sub(const char *h, size_t hn, const char *n, size_t nn);
+const char *tf_rfind_sub(const char *h, size_t hn, const char *n, size_t nn);
+tv tf_str_replace(tctx *x, tv s, tv old, tv new, int64_t count); /* count < 0: all */
+tv tf_str_join(tctx *x, tv sep, tlist *items, tv attr);          /* attr TV_UNDEF: the items themselves */
+tv tf_f_items(tctx *x, tv v, const targv *a);     /* dict -> list of (key, value) tuples */
+bool tf_t_lower(tctx *x, tv v, const targv *a);
+bool tf_t_upper(tctx *x, tv v, const targv *a);
+bool tf_in_set(char c, tv chars);                 /* c in chars (None: Python whitespace) */
+
 /* evaluator entry points used by filters (tmpl_eval.c) */
 tv tx_getattr(tctx *x, tv obj, const char *name, size_t len);
 tv tx_getitem(tctx *x, tv obj, tv key);
