@@ -93,6 +93,28 @@ assert [t["type"] for t in d["tensors"]] == ["IQ2_XXS", "TQ1_0", "MXFP4", "BF16"
 assert [t["offset"] for t in d["tensors"]] == [0, 96, 160, 224], d' || fail "unrunnable types not named"
 "$bin" inspect "$tmp/types.gguf" | grep -q '^ *0  a  *IQ2_XXS  *256  *66$' || fail "human view of IQ2_XXS"
 
+# a split model opens as one from its first shard; a later shard or a missing one is an error
+python3 - "$tmp" <<'EOF' || fail "could not write the split model"
+import struct, sys
+def s(b): return struct.pack('<Q', len(b)) + b
+for k in (1, 2):
+    kv = [s(b'split.no') + struct.pack('<IH', 2, k - 1), s(b'split.count') + struct.pack('<IH', 2, 2)]
+    if k == 1:
+        kv.append(s(b'split.tensors.count') + struct.pack('<Ii', 5, 2))
+    info = s(b'w%d' % k) + struct.pack('<IQIQ', 1, 4, 0, 0)
+    hdr = b'GGUF' + struct.pack('<IQQ', 3, 1, len(kv)) + b''.join(kv) + info
+    hdr += b'\0' * (-len(hdr) % 32)
+    open('%s/sp-%05d-of-00002.gguf' % (sys.argv[1], k), 'wb').write(hdr + struct.pack('<4f', k, k, k, k))
+EOF
+"$bin" inspect "$tmp/sp-00001-of-00002.gguf" --json | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+assert [t["name"] for t in d["tensors"]] == ["w1", "w2"], d' || fail "split model JSON"
+"$bin" inspect "$tmp/sp-00001-of-00002.gguf" | head -1 | grep -q "in 2 shards" || fail "split model header line"
+expect_err "open the first shard" "$tmp/sp-00002-of-00002.gguf"
+rm "$tmp/sp-00002-of-00002.gguf"
+expect_err "shard 2 of 2" "$tmp/sp-00001-of-00002.gguf"
+
 if [ ! -d "$shared" ]; then
   echo "SKIP: $shared is absent; the shared-file checks are skipped"
   [ "$fails" -eq 0 ] && exit 77 || exit 1
