@@ -132,7 +132,9 @@ function renderModels() {
     const li = el('li', 'model');
     li.dataset.id = m.id;
     const top = el('div', 'model-top');
-    top.append(el('span', 'name', m.name && m.name !== m.id ? `${m.name} (${m.id})` : m.id));
+    const name = el('span', 'name', m.id);
+    if (m.name && m.name !== m.id) name.title = m.name;
+    top.append(name);
     const state = m.state || 'missing';
     top.append(el('span', 'badge state-' + state, state));
     li.append(top, el('div', 'facts', modelFacts(m)));

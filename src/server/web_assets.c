@@ -140,7 +140,9 @@ const web_file web_files[] = {
     "    const li = el('li', 'model');\n"
     "    li.dataset.id = m.id;\n"
     "    const top = el('div', 'model-top');\n"
-    "    top.append(el('span', 'name', m.name && m.name !== m.id \? `${m.name} (${m.id})` : m.id));\n"
+    "    const name = el('span', 'name', m.id);\n"
+    "    if (m.name && m.name !== m.id) name.title = m.name;\n"
+    "    top.append(name);\n"
     "    const state = m.state || 'missing';\n"
     "    top.append(el('span', 'badge state-' + state, state));\n"
     "    li.append(top, el('div', 'facts', modelFacts(m)));\n"
@@ -612,7 +614,7 @@ const web_file web_files[] = {
     "wire();\n"
     "renderAll();\n"
     "pollModels();\n",
-    22437},
+    22464},
 {"index.html", "text/html; charset=utf-8",
     "<!doctype html>\n"
     "<!--\n"
