@@ -256,6 +256,12 @@ TEST(bpe_merges)
     CHECK_EQ_INT(tok_model_kind(v), TOK_MODEL_BPE);
     CHECK_IDS(v, "hello", false, false, 258, 'o');
     CHECK_IDS(v, "hell w", false, false, 258, 259);
+    size_t pl = 0;
+    const char *piece = tok_piece(v, 259, &pl);          /* "Ġw" decodes to " w" */
+    CHECK(pl == 2 && !memcmp(piece, " w", 2));
+    piece = tok_piece(v, 10, &pl);                       /* "Ċ" decodes to a newline */
+    CHECK(pl == 1 && piece[0] == '\n');
+    CHECK(tok_piece(v, -5, &pl) && pl == 0);
     CHECK_IDS(v, "\n", false, false, 10);               /* token i is the character of byte i here */
     CHECK_IDS(v, "\xc3\xbf", false, false, 0xc3, 0xbf);  /* ÿ: its two bytes */
     CHECK_IDS(v, "\xff", false, false, 0xef, 0xbf, 0xbd); /* a stray byte is U+FFFD, as in llama.cpp */

@@ -145,19 +145,14 @@ static int build_text_table(tok_vocab *v, jc_err *err)
         uint32_t i = h & v->h_mask;
         bool dup = false;
         for (; v->h[i].id >= 0; i = (i + 1) & v->h_mask) {
-            if (v->h[i].hash == h) {
-                size_t l2;
-                const char *t2 = tok_str(v, v->h[i].id, &l2);
-                if (l2 == l && memcmp(t, t2, l) == 0) {
-                    dup = true; /* keep the first id, as a lookup would find it */
-                    break;
-                }
+            if (v->h[i].hash == h && v->h[i].len == l && memcmp(v->text_pool + v->h[i].off, t, l) == 0) {
+                dup = true; /* keep the first id, as a lookup would find it */
+                break;
             }
         }
         if (dup)
             continue;
-        v->h[i].hash = h;
-        v->h[i].id = id;
+        v->h[i] = (tok_hslot){h, id, v->tok_off[id], (uint32_t)l};
     }
     return 0;
 }
@@ -173,80 +168,90 @@ static int load_merges(tok_vocab *v, const gguf_file *f, jc_err *err)
     if (mv->arr.n > (uint64_t)INT32_MAX / 2)
         return jc_errf(err, "tokenizer.ggml.merges: %" PRIu64 " entries is too many", mv->arr.n);
     v->m_mask = pow2_at_least(mv->arr.n + mv->arr.n / 2 + 2) - 1;
-    v->m = jc_try_calloc((size_t)v->m_mask + 1, sizeof *v->m, err);
+    v->m = jc_try_malloc(((size_t)v->m_mask + 1) * sizeof *v->m, err);
     if (!v->m)
         return -1;
+    memset(v->m, 0, ((size_t)v->m_mask + 1) * sizeof *v->m); /* touch once: no zero-page read then copy */
     /*
      * Three passes so that the random accesses of one can be prefetched a few
      * merges ahead: (1) split each "left right" entry and hash both sides and
      * their concatenation, (2) resolve the three token ids, (3) insert.
      */
     size_t nm = (size_t)mv->arr.n;
-    uint32_t *hh = jc_try_malloc(nm * 3 * sizeof *hh + 1, err);
-    uint64_t *keys = jc_try_malloc(nm * sizeof *keys + 1, err);
-    int32_t *res = jc_try_malloc(nm * sizeof *res + 1, err);
+    enum { BLOCK = 4096, AHEAD = 8 };
+    /* per block of merges, so the scratch stays small and in cache */
+    uint32_t *hh = jc_xmalloc(BLOCK * 3 * sizeof *hh);
+    uint64_t *keys = jc_xmalloc(BLOCK * sizeof *keys);
+    int32_t *res = jc_xmalloc(BLOCK * sizeof *res);
     char *buf = NULL;
     size_t bufcap = 0;
     int rc = -1;
-    if (!hh || !keys || !res)
-        goto out;
-    for (size_t r = 0; r < nm; r++) {
-        gguf_str s = gguf_arr_str(mv, r);
-        const char *sp = s.len >= 3 ? memchr(s.ptr + 1, ' ', s.len - 1) : NULL;
-        keys[r] = 0;
-        if (!sp)
-            continue; /* split at the first space after the first byte, as llama.cpp does */
-        size_t la = (size_t)(sp - s.ptr), lb = s.len - la - 1;
-        if (la + lb > bufcap) {
-            bufcap = (la + lb) * 2;
-            buf = jc_xrealloc(buf, bufcap);
+    for (size_t base = 0; base < nm; base += BLOCK) {
+        size_t nb = nm - base < BLOCK ? nm - base : BLOCK;
+        for (size_t r = 0; r < nb; r++) {
+            gguf_str s = gguf_arr_str(mv, base + r);
+            const char *sp = s.len >= 3 ? memchr(s.ptr + 1, ' ', s.len - 1) : NULL;
+            keys[r] = 0;
+            if (!sp)
+                continue; /* split at the first space after the first byte, as llama.cpp does */
+            size_t la = (size_t)(sp - s.ptr), lb = s.len - la - 1;
+            if (la + lb > bufcap) {
+                bufcap = (la + lb) * 2;
+                buf = jc_xrealloc(buf, bufcap);
+            }
+            memcpy(buf, s.ptr, la);
+            memcpy(buf + la, sp + 1, lb);
+            hh[3 * r] = tok_hash(s.ptr, la);
+            hh[3 * r + 1] = tok_hash(sp + 1, lb);
+            hh[3 * r + 2] = tok_hash(buf, la + lb);
+            keys[r] = 1;
         }
-        memcpy(buf, s.ptr, la);
-        memcpy(buf + la, sp + 1, lb);
-        hh[3 * r] = tok_hash(s.ptr, la);
-        hh[3 * r + 1] = tok_hash(sp + 1, lb);
-        hh[3 * r + 2] = tok_hash(buf, la + lb);
-        keys[r] = 1;
-    }
-    enum { AHEAD = 8 };
-    for (size_t r = 0; r < nm; r++) {
-        if (r + AHEAD < nm && keys[r + AHEAD]) {
-            for (int k = 0; k < 3; k++)
-                __builtin_prefetch(&v->h[hh[3 * (r + AHEAD) + k] & v->h_mask]);
+        for (size_t r = 0; r < nb; r++) {
+            /* two-stage prefetch: the slots 2*AHEAD ahead, the texts they point to AHEAD ahead */
+            if (r + 2 * AHEAD < nb && keys[r + 2 * AHEAD]) {
+                for (int k = 0; k < 3; k++)
+                    __builtin_prefetch(&v->h[hh[3 * (r + 2 * AHEAD) + k] & v->h_mask]);
+            }
+            if (r + AHEAD < nb && keys[r + AHEAD]) {
+                for (int k = 0; k < 3; k++) {
+                    const tok_hslot *e = &v->h[hh[3 * (r + AHEAD) + k] & v->h_mask];
+                    if (e->id >= 0)
+                        __builtin_prefetch(v->text_pool + e->off);
+                }
+            }
+            if (!keys[r])
+                continue;
+            keys[r] = 0;
+            gguf_str s = gguf_arr_str(mv, base + r);
+            const char *sp = memchr(s.ptr + 1, ' ', s.len - 1);
+            size_t la = (size_t)(sp - s.ptr), lb = s.len - la - 1;
+            int32_t a = tok_lookup_hashed(v, s.ptr, la, hh[3 * r]);
+            int32_t b = a < 0 ? -1 : tok_lookup_hashed(v, sp + 1, lb, hh[3 * r + 1]);
+            if (b < 0)
+                continue;
+            memcpy(buf, s.ptr, la);
+            memcpy(buf + la, sp + 1, lb);
+            res[r] = tok_lookup_hashed(v, buf, la + lb, hh[3 * r + 2]);
+            if (res[r] < 0)
+                continue; /* a merge whose result is no token can never be emitted */
+            keys[r] = (((uint64_t)(uint32_t)a << 32) | (uint32_t)b) + 1;
         }
-        if (!keys[r])
-            continue;
-        keys[r] = 0;
-        gguf_str s = gguf_arr_str(mv, r);
-        const char *sp = memchr(s.ptr + 1, ' ', s.len - 1);
-        size_t la = (size_t)(sp - s.ptr), lb = s.len - la - 1;
-        int32_t a = tok_lookup_hashed(v, s.ptr, la, hh[3 * r]);
-        int32_t b = a < 0 ? -1 : tok_lookup_hashed(v, sp + 1, lb, hh[3 * r + 1]);
-        if (b < 0)
-            continue;
-        memcpy(buf, s.ptr, la);
-        memcpy(buf + la, sp + 1, lb);
-        res[r] = tok_lookup_hashed(v, buf, la + lb, hh[3 * r + 2]);
-        if (res[r] < 0)
-            continue; /* a merge whose result is no token can never be emitted */
-        keys[r] = (((uint64_t)(uint32_t)a << 32) | (uint32_t)b) + 1;
-    }
-    for (size_t r = 0; r < nm; r++) {
-        if (r + AHEAD < nm && keys[r + AHEAD])
-            __builtin_prefetch(&v->m[tok_mhash(keys[r + AHEAD]) & v->m_mask]);
-        uint64_t key = keys[r];
-        if (!key)
-            continue;
-        uint32_t i = tok_mhash(key) & v->m_mask;
-        while (v->m[i].key && v->m[i].key != key)
-            i = (i + 1) & v->m_mask;
-        if (v->m[i].key)
-            continue; /* the first (lowest) rank wins */
-        v->m[i] = (tok_mslot){key, (int32_t)r, res[r]};
-        v->n_merges++;
+        for (size_t r = 0; r < nb; r++) {
+            if (r + AHEAD < nb && keys[r + AHEAD])
+                __builtin_prefetch(&v->m[tok_mhash(keys[r + AHEAD]) & v->m_mask]);
+            uint64_t key = keys[r];
+            if (!key)
+                continue;
+            uint32_t i = tok_mhash(key) & v->m_mask;
+            while (v->m[i].key && v->m[i].key != key)
+                i = (i + 1) & v->m_mask;
+            if (v->m[i].key)
+                continue; /* the first (lowest) rank wins */
+            v->m[i] = (tok_mslot){key, (int32_t)(base + r), res[r]};
+            v->n_merges++;
+        }
     }
     rc = 0;
-out:
     free(buf);
     free(hh);
     free(keys);

@@ -98,6 +98,12 @@ bool tok_is_control(const tok_vocab *v, int32_t id);
 enum tok_attr tok_attr(const tok_vocab *v, int32_t id);
 /* The token's text as stored in the vocabulary (not NUL-terminated; "" out of range). */
 const char *tok_text(const tok_vocab *v, int32_t id, size_t *len);
+/*
+ * The bytes token id decodes to ('▁' as space, byte tokens as their byte,
+ * byte-level BPE mapped back to bytes); may be part of a UTF-8 character.
+ * Control tokens give their text. "" (len 0) out of range. Valid while v lives.
+ */
+const char *tok_piece(const tok_vocab *v, int32_t id, size_t *len);
 /* The id whose stored text is exactly s[0..len), or -1. */
 int32_t tok_find(const tok_vocab *v, const char *s, size_t len);
 /* The end-of-generation ids, for callers that list them; *n gets the count. */

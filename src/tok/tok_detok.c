@@ -118,6 +118,16 @@ int tok_pieces_build(tok_vocab *v, jc_err *err)
     return 0;
 }
 
+const char *tok_piece(const tok_vocab *v, int32_t id, size_t *len)
+{
+    if (id < 0 || id >= v->n) {
+        *len = 0;
+        return "";
+    }
+    *len = v->piece_off[id + 1] - v->piece_off[id];
+    return v->piece_pool + v->piece_off[id];
+}
+
 /* ---- streaming ---- */
 
 void tok_detok_init(tok_detok *d, const tok_vocab *v, unsigned flags)

@@ -32,7 +32,8 @@ typedef struct tok_pre tok_pre; /* compiled pre-tokenizer regexes (tok_pre.c) */
 
 typedef struct tok_hslot {
     uint32_t hash;
-    int32_t id; /* -1: empty */
+    int32_t id;       /* -1: empty */
+    uint32_t off, len; /* the token's text in text_pool, so a probe needs no tok_off */
 } tok_hslot;
 
 typedef struct tok_mslot {
@@ -120,16 +121,17 @@ static inline const char *tok_str(const tok_vocab *v, int32_t id, size_t *len)
 static inline int32_t tok_lookup_hashed(const tok_vocab *v, const char *s, size_t n, uint32_t h)
 {
     for (uint32_t i = h & v->h_mask;; i = (i + 1) & v->h_mask) {
-        int32_t id = v->h[i].id;
-        if (id < 0)
+        const tok_hslot *e = &v->h[i];
+        if (e->id < 0)
             return -1;
-        if (v->h[i].hash == h) {
-            size_t l;
-            const char *t = tok_str(v, id, &l);
-            if (l == n && memcmp(t, s, n) == 0)
-                return id;
-        }
+        if (e->hash == h && e->len == n && memcmp(v->text_pool + e->off, s, n) == 0)
+            return e->id;
     }
+}
+
+static inline int32_t tok_lookup(const tok_vocab *v, const char *s, size_t n)
+{
+    return tok_lookup_hashed(v, s, n, tok_hash(s, n));
 }
 
 static inline uint32_t tok_mhash(uint64_t key)
@@ -138,11 +140,6 @@ static inline uint32_t tok_mhash(uint64_t key)
     key *= 0xbf58476d1ce4e5b9ULL;
     key ^= key >> 32;
     return (uint32_t)key;
-}
-
-static inline int32_t tok_lookup(const tok_vocab *v, const char *s, size_t n)
-{
-    return tok_lookup_hashed(v, s, n, tok_hash(s, n));
 }
 
 /* The merge of (a, b): its rank (and the merged token in *res), or -1. */
