@@ -12,6 +12,7 @@
  * slot; a server shutdown ends the stream with an error event.
  */
 #include "server/api_int.h"
+#include "server/http_json.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,14 +67,12 @@ typedef struct gen_stream {
 
 static void sse_json(gen_stream *g, json_t *j)
 {
-    char *s = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-    json_decref(j);
-    if (!s)
+    if (!j)
         return;
     jc_buf_puts(&g->pend, "data: ");
-    jc_buf_puts(&g->pend, s);
+    http_json_write(&g->pend, j);
     jc_buf_puts(&g->pend, "\n\n");
-    free(s);
+    json_decref(j);
 }
 
 /* One chunk: delta text (or role first), finish reason or null. */

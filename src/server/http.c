@@ -11,6 +11,7 @@
  * sees the raw path and decodes each captured segment itself.
  */
 #include "server/http.h"
+#include "server/http_json.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -109,7 +110,8 @@ int http_reply_json(http_req *r, unsigned status, json_t *body)
 {
     if (!body)
         return http_reply_error(r, 500, NULL, NULL, "out of memory building the reply");
-    char *s = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    size_t len = 0;
+    char *s = http_json_dump(body, &len);
     json_decref(body);
     if (!s)
         return http_reply_error(r, 500, NULL, NULL, "out of memory building the reply");
@@ -117,7 +119,6 @@ int http_reply_json(http_req *r, unsigned status, json_t *body)
         free(s);
         return -1;
     }
-    size_t len = strlen(s);
     struct MHD_Response *resp = MHD_create_response_from_buffer(len, s, MHD_RESPMEM_MUST_FREE);
     if (!resp) {
         free(s);
