@@ -31,6 +31,8 @@ expect_err() {
 expect_err "no FILE" 
 expect_err "unknown option '--bogus'" --bogus x.gguf
 expect_err "/nonexistent.gguf" /nonexistent.gguf
+mkfifo "$tmp/fifo.gguf" && expect_err "not a regular file" "$tmp/fifo.gguf"  # must not block
+expect_err "not a regular file" "$tmp"
 printf 'hello, this is not a GGUF file\n' >"$tmp/text.gguf"
 expect_err "bad magic" "$tmp/text.gguf"
 

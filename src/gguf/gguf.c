@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const uint32_t vtype_size[GGUF_VT_COUNT] = {
     [GGUF_VT_UINT8] = 1, [GGUF_VT_INT8] = 1,    [GGUF_VT_UINT16] = 2,  [GGUF_VT_INT16] = 2,
@@ -626,6 +627,12 @@ gguf_file *gguf_open_memory(const void *buf, size_t size, jc_err *err)
 
 gguf_file *gguf_open_one(const char *path, jc_err *err)
 {
+    /* refuse FIFOs and devices before open() could block on them */
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        jc_errf(err, "%s: not a regular file", path);
+        return NULL;
+    }
     gguf_file *f = jc_xcalloc(1, sizeof *f);
     f->name = jc_xstrdup(path);
     if (jc_map_open(&f->map, path, err) || parse((f->buf = f->map.data, f->size = f->map.size, f), err)) {
