@@ -7,7 +7,7 @@
  * and `PATH inspect FILE --json` as whole processes. Only the header is
  * parsed, so this measures what `janc inspect` of a 1 GB model costs.
  *
- *   bench_gguf [--janc build/janc] [--reps N] [--dir /tmp]
+ *   bench_gguf [--janc build/janc] [--reps N] [--dir /tmp] [--keep]
  *   bench_gguf --seeds fuzz/corpus/gguf   (writes the fuzz seed files instead)
  */
 #include "gguf/gguf.h"
@@ -171,6 +171,7 @@ int main(int argc, char **argv)
 {
     const char *janc = NULL, *dir = "/tmp";
     int reps = 21;
+    bool keep = false;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--seeds") && i + 1 < argc)
             return write_seeds(argv[i + 1]) ? 1 : 0;
@@ -178,10 +179,12 @@ int main(int argc, char **argv)
             janc = argv[++i];
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
             reps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--keep"))
+            keep = true;
         else if (!strcmp(argv[i], "--dir") && i + 1 < argc)
             dir = argv[++i];
         else {
-            fprintf(stderr, "usage: bench_gguf [--janc PATH] [--reps N] [--dir DIR] | --seeds DIR\n");
+            fprintf(stderr, "usage: bench_gguf [--janc PATH] [--reps N] [--dir DIR] [--keep] | --seeds DIR\n");
             return 1;
         }
     }
@@ -225,7 +228,10 @@ int main(int argc, char **argv)
                    median(t, reps) * 1e3, reps);
         free(cmd);
     }
-    unlink(path);
+    if (keep)
+        printf("kept %s\n", path);
+    else
+        unlink(path);
     free(path);
     free(t);
     return rc;
