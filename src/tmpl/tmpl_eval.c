@@ -433,13 +433,25 @@ static tv arith(tctx *x, int op, tv a, tv b)
         return tx_scratch_take(x, start);
     }
     if (op == OP_ADD) {
+        if (a.t == TV_STR && b.t == TV_STR && a.safe != b.safe) {
+            /* markupsafe: Markup + str escapes the plain operand and stays Markup */
+            targv none = {0};
+            tv ea = a.safe ? a : tmpl_apply_filter(x, a, "escape", 6, &none);
+            tv eb = b.safe ? b : tmpl_apply_filter(x, b, "escape", 6, &none);
+            ea.safe = eb.safe = 0;
+            tv r = arith(x, op, ea, eb);
+            r.safe = 1;
+            return r;
+        }
         if (a.t == TV_STR && b.t == TV_STR) {
             if (a.s.n + b.s.n > x->lim.max_output)
                 tx_fail(x, "string too long");
             char *p = ta_alloc(&x->arena, a.s.n + b.s.n + 1);
             memcpy(p, a.s.p, a.s.n);
             memcpy(p + a.s.n, b.s.p, b.s.n);
-            return tv_strn(p, a.s.n + b.s.n);
+            tv r = tv_strn(p, a.s.n + b.s.n);
+            r.safe = a.safe && b.safe;
+            return r;
         }
         if ((a.t == TV_LIST && b.t == TV_LIST) || (a.t == TV_TUPLE && b.t == TV_TUPLE)) {
             tv r = tv_list_new(&x->arena, a.l->n + b.l->n);
@@ -575,13 +587,12 @@ tv targ(const targv *a, size_t i, const char *kw, tv def)
     return def;
 }
 
-/* Output rendered by body, captured as a safe string. */
+/* Output rendered by body, captured as a string (plain: autoescape is off, so not Markup). */
 static tv capture(tctx *x, tframe *f, const tnodes *body)
 {
     size_t start = x->out.len;
     exec_body(x, f, body);
     tv s = tv_str_copy(&x->arena, x->out.data ? x->out.data + start : "", x->out.len - start);
-    s.safe = 1;
     x->out.len = start;
     if (x->out.data)
         x->out.data[start] = 0;

@@ -580,8 +580,10 @@ static targv rest_args(const targv *a, size_t from)
 
 static tv f_map(tctx *x, tv v, const targv *a)
 {
-    tlist *items = tx_iter(x, v);
     tv out = tf_new_list(x);
+    if (!tv_truthy(v)) /* as jinja2: none|map(...) is empty */
+        return out;
+    tlist *items = tx_iter(x, v);
     tv attr = targ(a, (size_t)-1, "attribute", tv_undef(NULL));
     if (attr.t != TV_UNDEF) {
         tv def = targ(a, (size_t)-1, "default", tv_undef(NULL));
@@ -632,8 +634,10 @@ static tv f_replace(tctx *x, tv v, const targv *a)
 
 static tv select_common(tctx *x, tv v, const targv *a, bool attr_mode, bool keep)
 {
-    tlist *items = tx_iter(x, v);
     tv out = tf_new_list(x);
+    if (!tv_truthy(v)) /* jinja2 iterates only a true value: none|select(...) is empty */
+        return out;
+    tlist *items = tx_iter(x, v);
     size_t ti = attr_mode ? 1 : 0;
     tv attr = attr_mode ? targ(a, 0, NULL, tv_undef(NULL)) : tv_undef(NULL);
     tv test = targ(a, ti, NULL, tv_undef(NULL));
