@@ -80,9 +80,9 @@ fail=0
 for f in index.html app.js style.css; do
   path=/$f; [ "$f" = index.html ] && path=/
   ctype=$(curl -s -o "$tmp/got" -w '%{content_type}' "$base$path")
-  if ! cmp -s "$tmp/got" "$src/web/$f"; then echo "FAIL: GET $path is not web/$f"; fail=1; fi
+  if cmp -s "$tmp/got" "$src/web/$f"; then echo "ok - GET $path is web/$f byte for byte"; else echo "FAIL: GET $path is not web/$f (rebuild janc after scripts/embed_web.py)"; fail=1; fi
   case "$f:$ctype" in
-    *.html:text/html*|*.js:text/javascript*|*.css:text/css*) echo "ok - GET $path serves web/$f as $ctype" ;;
+    *.html:text/html*|*.js:text/javascript*|*.css:text/css*) echo "ok - GET $path has Content-Type $ctype" ;;
     *) echo "FAIL: GET $path has Content-Type '$ctype'"; fail=1 ;;
   esac
 done
