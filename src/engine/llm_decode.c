@@ -20,6 +20,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/pool.h"
 #include "engine/llm_ops.h"
@@ -82,12 +83,14 @@ static size_t act_row_max(const llm_model *m)
 /* Allocates count*size bytes with the failing allocator, overflow-checked; adds to *total. */
 static void *ctx_alloc(uint64_t count, uint64_t size, const char *what, uint64_t *total, jc_err *err)
 {
-    uint64_t n;
-    if (!jc_mul_ok(count, size, &n) || n > ((uint64_t)1 << 46)) {
-        jc_errf(err, "%s would need too much memory (%llu x %llu bytes)", what, (unsigned long long)count,
-                (unsigned long long)size);
+    uint64_t n, phys = (uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE);
+    if (!jc_mul_ok(count, size, &n) || !jc_add_ok(n, *total, &n) || n > phys) {
+        jc_errf(err, "%s would need more memory than this machine has (%llu x %llu bytes, %.1f GiB in all)", what,
+                (unsigned long long)count, (unsigned long long)size,
+                ((double)count * (double)size + (double)*total) / (1 << 30));
         return NULL;
     }
+    n = count * size;
     void *p = jc_try_calloc((size_t)n, 1, err);
     if (!p) {
         jc_err_prefix(err, "%s", what);
