@@ -156,6 +156,25 @@ TEST(limit_recursion)
     free(deep);
 }
 
+/* Proves: self-referencing structures end in a result or an error, never a stack overflow. */
+TEST(self_reference)
+{
+    jc_err e = {0};
+    const char *srcs[] = {
+        "{% set l = [] %}{% set _ = l.append(l) %}{{ l == l }}{{ [l] < [l] }}",
+        "{% set l = [] %}{% set _ = l.append(l) %}{{ l }}",
+        "{% set l = [] %}{% set _ = l.append(l) %}{{ l|tojson }}",
+        "{% set d = {} %}{% set _ = d.update({'d': d}) %}{{ d == d }}{{ d }}",
+        "{% set l = [] %}{% set _ = l.append(l) %}{{ [l, l]|unique|list|length }}{{ [l, l]|sort }}",
+    };
+    for (size_t i = 0; i < sizeof srcs / sizeof srcs[0]; i++) {
+        e.msg[0] = 0;
+        char *o = render(srcs[i], NULL, NULL, &e);
+        CHECKF(o || e.msg[0], "%s: neither output nor error", srcs[i]);
+        free(o);
+    }
+}
+
 /* Proves: output past the limit is an error, both from loops and from one huge value. */
 TEST(limit_output)
 {
@@ -229,5 +248,5 @@ TEST(real_templates)
 }
 
 TESTS(T(values_and_printing), T(whitespace), T(control_flow), T(tojson), T(strftime_now), T(errors_name_the_line),
-      T(limit_huge_range), T(limit_steps), T(limit_recursion), T(limit_output), T(real_templates));
+      T(limit_huge_range), T(limit_steps), T(self_reference), T(limit_recursion), T(limit_output), T(real_templates));
 TEST_MAIN()

@@ -24,7 +24,7 @@
 #include <string.h>
 #include <time.h>
 
-#define EVAL_MAX_DEPTH 1500
+#define EVAL_MAX_DEPTH 1000
 
 enum { EX_OK, EX_BREAK, EX_CONTINUE };
 

@@ -226,8 +226,18 @@ static int64_t tv_ival(tv v)
     return v.t == TV_INT ? v.i : (int64_t)v.b;
 }
 
+static bool eq_depth(tv a, tv b, int depth);
+
 bool tv_eq(tv a, tv b)
 {
+    return eq_depth(a, b, 0);
+}
+
+/* Equality; structures nested deeper than 200 (only self-referencing ones get there) compare unequal. */
+static bool eq_depth(tv a, tv b, int depth)
+{
+    if (depth > 200)
+        return false;
     if (tv_is_num(a) && tv_is_num(b)) {
         if (a.t == TV_FLOAT || b.t == TV_FLOAT)
             return tv_num(a) == tv_num(b);
@@ -238,7 +248,7 @@ bool tv_eq(tv a, tv b)
         if (a.t != b.t || a.l->n != b.l->n)
             return false;
         for (size_t i = 0; i < a.l->n; i++)
-            if (!tv_eq(a.l->v[i], b.l->v[i]))
+            if (!eq_depth(a.l->v[i], b.l->v[i], depth + 1))
                 return false;
         return true;
     }
@@ -256,7 +266,7 @@ bool tv_eq(tv a, tv b)
             return false;
         for (size_t i = 0; i < a.d->n; i++) {
             tv *o = td_get(b.d, a.d->k[i]);
-            if (!o || !tv_eq(a.d->v[i], *o))
+            if (!o || !eq_depth(a.d->v[i], *o, depth + 1))
                 return false;
         }
         return true;
@@ -273,8 +283,17 @@ const char *tv_type_name(tv v)
     return v.t < JC_ARRAY_LEN(names) ? names[v.t] : "?";
 }
 
+static int cmp_depth(tctx *x, tv a, tv b, int depth);
+
 int tv_cmp(tctx *x, tv a, tv b)
 {
+    return cmp_depth(x, a, b, 0);
+}
+
+static int cmp_depth(tctx *x, tv a, tv b, int depth)
+{
+    if (depth > 200)
+        tx_fail(x, "maximum recursion depth exceeded in comparison");
     if (tv_is_num(a) && tv_is_num(b)) {
         if (a.t != TV_FLOAT && b.t != TV_FLOAT) {
             int64_t i = tv_ival(a), j = tv_ival(b);
@@ -292,8 +311,8 @@ int tv_cmp(tctx *x, tv a, tv b)
     }
     if ((a.t == TV_LIST && b.t == TV_LIST) || (a.t == TV_TUPLE && b.t == TV_TUPLE)) {
         for (size_t i = 0; i < a.l->n && i < b.l->n; i++) {
-            if (!tv_eq(a.l->v[i], b.l->v[i]))
-                return tv_cmp(x, a.l->v[i], b.l->v[i]);
+            if (!eq_depth(a.l->v[i], b.l->v[i], depth + 1))
+                return cmp_depth(x, a.l->v[i], b.l->v[i], depth + 1);
         }
         return a.l->n < b.l->n ? -1 : a.l->n > b.l->n;
     }
