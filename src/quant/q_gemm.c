@@ -5,6 +5,7 @@
  */
 #include "quant/q_int.h"
 
+#include <cpuid.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,18 +17,39 @@
  */
 static _Atomic int g_path = -1;
 
+/* CPU features from cpuid, with the OS's register-state support from xgetbv. */
+static unsigned cpu_features(void)
+{
+    enum { F_AVX2 = 1, F_AVX512 = 2 };
+    unsigned a, b, c, d, f = 0;
+    if (!__get_cpuid(1, &a, &b, &c, &d))
+        return 0;
+    const bool fma = c & (1u << 12), osxsave = c & (1u << 27), avx = c & (1u << 28), f16c = c & (1u << 29);
+    if (!osxsave || !avx)
+        return 0;
+    unsigned xlo, xhi;
+    __asm__ volatile("xgetbv" : "=a"(xlo), "=d"(xhi) : "c"(0));
+    if ((xlo & 0x6) != 0x6) /* SSE and AVX state */
+        return 0;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d))
+        return 0;
+    if ((b & (1u << 5)) && fma && f16c)
+        f |= F_AVX2;
+    const unsigned need512 = (1u << 16) | (1u << 17) | (1u << 30) | (1u << 31); /* F, DQ, BW, VL */
+    if ((f & F_AVX2) && (b & need512) == need512 && (c & (1u << 11)) /* VNNI */ && (xlo & 0xE6) == 0xE6)
+        f |= F_AVX512;
+    return f;
+}
+
 bool q_path_available(enum q_path p)
 {
     switch (p) {
     case Q_PATH_SCALAR:
         return true;
     case Q_PATH_AVX2:
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-               __builtin_cpu_supports("f16c");
+        return cpu_features() & 1;
     case Q_PATH_AVX512:
-        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-               __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni") &&
-               q_path_available(Q_PATH_AVX2);
+        return cpu_features() & 2;
     default:
         return false;
     }
