@@ -21,6 +21,7 @@ const el = (tag, cls, text) => {
 /* ---------- API, with the key asked for on a 401 ---------- */
 
 let keyAsk = null; // the pending key dialog, shared by concurrent requests
+let keyDeclined = false; // the person closed the dialog: do not nag, offer a link instead
 
 function askKey() {
   if (!keyAsk) {
@@ -31,6 +32,7 @@ function askKey() {
       d.onclose = () => {
         const k = d.returnValue === 'ok' ? $('key-input').value.trim() : '';
         if (k) localStorage.setItem('janc.apiKey', k);
+        keyDeclined = !k;
         keyAsk = null;
         resolve(k);
       };
@@ -51,7 +53,7 @@ async function api(path, opts = {}) {
       headers['Content-Type'] = 'application/json';
     }
     const r = await fetch(path, Object.assign({}, opts, { headers, body }));
-    if (r.status !== 401 || attempt > 0) return r;
+    if (r.status !== 401 || attempt > 0 || keyDeclined) return r;
     if (!(await askKey())) return r;
   }
 }
@@ -111,7 +113,7 @@ async function loadModels() {
     models = (j && j.data) || [];
     $('conn').textContent = '';
   } catch (e) {
-    $('conn').textContent = 'offline';
+    $('conn').textContent = keyDeclined ? 'API key needed (click)' : 'offline';
     return;
   }
   const key = JSON.stringify(models);
@@ -205,7 +207,8 @@ async function submitAdd(form, path, fields) {
   msg.textContent = 'Working…';
   try {
     const m = await apiJSON(path, { method: 'POST', body });
-    msg.textContent = (path.endsWith('import') ? 'Imported ' : 'Downloading ') + ((m && m.id) || '');
+    const id = (m && m.id) || '';
+    msg.textContent = path.endsWith('import') ? `Imported ${id}.` : `Downloading ${id}: progress is shown in the list.`;
     form.reset();
   } catch (e) {
     msg.className = 'note err';
@@ -600,6 +603,14 @@ function wire() {
   $('edit-save').addEventListener('click', saveEditor);
   $('open-side').addEventListener('click', () => document.body.classList.add('side-open'));
   $('close-side').addEventListener('click', () => document.body.classList.remove('side-open'));
+  document.querySelector('.main').addEventListener('click', (ev) => {
+    if (!ev.target.closest('#open-side')) document.body.classList.remove('side-open');
+  });
+  $('conn').addEventListener('click', async () => {
+    if (!keyDeclined) return;
+    keyDeclined = false;
+    if (await askKey()) refreshModels();
+  });
 }
 
 loadChats();

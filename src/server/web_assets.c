@@ -29,6 +29,7 @@ const web_file web_files[] = {
     "/* ---------- API, with the key asked for on a 401 ---------- */\n"
     "\n"
     "let keyAsk = null; // the pending key dialog, shared by concurrent requests\n"
+    "let keyDeclined = false; // the person closed the dialog: do not nag, offer a link instead\n"
     "\n"
     "function askKey() {\n"
     "  if (!keyAsk) {\n"
@@ -39,6 +40,7 @@ const web_file web_files[] = {
     "      d.onclose = () => {\n"
     "        const k = d.returnValue === 'ok' \? $('key-input').value.trim() : '';\n"
     "        if (k) localStorage.setItem('janc.apiKey', k);\n"
+    "        keyDeclined = !k;\n"
     "        keyAsk = null;\n"
     "        resolve(k);\n"
     "      };\n"
@@ -59,7 +61,7 @@ const web_file web_files[] = {
     "      headers['Content-Type'] = 'application/json';\n"
     "    }\n"
     "    const r = await fetch(path, Object.assign({}, opts, { headers, body }));\n"
-    "    if (r.status !== 401 || attempt > 0) return r;\n"
+    "    if (r.status !== 401 || attempt > 0 || keyDeclined) return r;\n"
     "    if (!(await askKey())) return r;\n"
     "  }\n"
     "}\n"
@@ -119,7 +121,7 @@ const web_file web_files[] = {
     "    models = (j && j.data) || [];\n"
     "    $('conn').textContent = '';\n"
     "  } catch (e) {\n"
-    "    $('conn').textContent = 'offline';\n"
+    "    $('conn').textContent = keyDeclined \? 'API key needed (click)' : 'offline';\n"
     "    return;\n"
     "  }\n"
     "  const key = JSON.stringify(models);\n"
@@ -213,7 +215,8 @@ const web_file web_files[] = {
     "  msg.textContent = 'Working\342\200\246';\n"
     "  try {\n"
     "    const m = await apiJSON(path, { method: 'POST', body });\n"
-    "    msg.textContent = (path.endsWith('import') \? 'Imported ' : 'Downloading ') + ((m && m.id) || '');\n"
+    "    const id = (m && m.id) || '';\n"
+    "    msg.textContent = path.endsWith('import') \? `Imported ${id}.` : `Downloading ${id}: progress is shown in the list.`;\n"
     "    form.reset();\n"
     "  } catch (e) {\n"
     "    msg.className = 'note err';\n"
@@ -608,13 +611,21 @@ const web_file web_files[] = {
     "  $('edit-save').addEventListener('click', saveEditor);\n"
     "  $('open-side').addEventListener('click', () => document.body.classList.add('side-open'));\n"
     "  $('close-side').addEventListener('click', () => document.body.classList.remove('side-open'));\n"
+    "  document.querySelector('.main').addEventListener('click', (ev) => {\n"
+    "    if (!ev.target.closest('#open-side')) document.body.classList.remove('side-open');\n"
+    "  });\n"
+    "  $('conn').addEventListener('click', async () => {\n"
+    "    if (!keyDeclined) return;\n"
+    "    keyDeclined = false;\n"
+    "    if (await askKey()) refreshModels();\n"
+    "  });\n"
     "}\n"
     "\n"
     "loadChats();\n"
     "wire();\n"
     "renderAll();\n"
     "pollModels();\n",
-    22464},
+    23007},
 {"index.html", "text/html; charset=utf-8",
     "<!doctype html>\n"
     "<!--\n"
@@ -796,6 +807,7 @@ const web_file web_files[] = {
     "  padding: 14px 14px 24px; display: flex; flex-direction: column; gap: 18px;\n"
     "}\n"
     ".brand { display: flex; align-items: baseline; gap: 10px; }\n"
+    "#conn { cursor: default; }\n"
     ".logo { font-weight: 700; font-size: 20px; letter-spacing: .5px; color: var(--accent); }\n"
     ".brand .narrow-only { margin-left: auto; }\n"
     ".section-head { display: flex; align-items: center; justify-content: space-between; margin-bottom: 6px; }\n"
@@ -882,6 +894,6 @@ const web_file web_files[] = {
     "  .composer { padding: 8px 10px 4px; }\n"
     "  .status { padding: 0 10px 8px; }\n"
     "}\n",
-    8299},
+    8326},
 };
 const size_t web_files_count = sizeof(web_files) / sizeof(web_files[0]);
