@@ -226,39 +226,62 @@ out:
     return root;
 }
 
-json_t *mj_load(const char *path, const char *label, bool *too_big, jc_err *err)
+json_t *mj_load(const char *path, const char *label, bool *too_big, int64_t *btime, jc_err *err)
 {
+    json_t *j = NULL;
+    char *text = NULL;
     if (too_big)
         *too_big = false;
+    /* O_NONBLOCK: a FIFO named model.json must not block the scan */
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         jc_errf(err, "%s: %s", label, strerror(errno));
         return NULL;
     }
-    struct stat st;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
+    struct statx sx;
+    if (statx(fd, "", AT_EMPTY_PATH, STATX_TYPE | STATX_SIZE | STATX_MTIME | STATX_BTIME, &sx) < 0 ||
+        !S_ISREG(sx.stx_mode)) {
         jc_errf(err, "%s: not a regular file", label);
-        return NULL;
+        goto out;
     }
-    close(fd);
-    if ((uint64_t)st.st_size > MJ_MAX_SIZE) {
+    if (btime)
+        *btime = (sx.stx_mask & STATX_BTIME) && sx.stx_btime.tv_sec > 0 ? sx.stx_btime.tv_sec : sx.stx_mtime.tv_sec;
+    if (sx.stx_size > MJ_MAX_SIZE) {
         if (too_big)
             *too_big = true;
-        jc_errf(err, "%s: %lld bytes, more than the %u a model.json may have", label,
-                (long long)st.st_size, MJ_MAX_SIZE);
-        return NULL;
+        jc_errf(err, "%s: %llu bytes, more than the %u a model.json may have", label,
+                (unsigned long long)sx.stx_size, MJ_MAX_SIZE);
+        goto out;
     }
-    size_t len = 0;
-    char *text = jc_read_file(path, MJ_MAX_SIZE, &len, err);
-    if (!text) {
-        if (too_big && strstr(err->msg, "more than"))
-            *too_big = true;
-        jc_err_prefix(err, "%s", label);
-        return NULL;
+    /* read at most one byte past the limit: a file that grew since statx is caught too */
+    size_t cap = (size_t)sx.stx_size + 1, len = 0;
+    text = jc_xmalloc(cap + 1);
+    for (;;) {
+        ssize_t n = read(fd, text + len, cap - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            jc_errf(err, "%s: %s", label, strerror(errno));
+            goto out;
+        }
+        if (n == 0)
+            break;
+        len += (size_t)n;
+        if (len == cap) {
+            if (cap > MJ_MAX_SIZE) {
+                if (too_big)
+                    *too_big = true;
+                jc_errf(err, "%s: more than the %u bytes a model.json may have", label, MJ_MAX_SIZE);
+                goto out;
+            }
+            cap = JC_MIN(cap * 2, (size_t)MJ_MAX_SIZE + 1);
+            text = jc_xrealloc(text, cap + 1);
+        }
     }
-    json_t *j = mj_parse(text, len, label, err);
+    j = mj_parse(text, len, label, err);
+out:
     free(text);
+    close(fd);
     return j;
 }
 

@@ -43,10 +43,11 @@ json_t *mj_parse(const char *text, size_t len, const char *label, jc_err *err);
 
 /*
  * Reads and parses a model.json file, refusing one over MJ_MAX_SIZE bytes
- * (checked with fstat before reading). NULL on error (err set; *too_big set
- * when the size was the reason, if too_big is not NULL).
+ * (checked before reading, and while reading). NULL on error (err set;
+ * *too_big set when the size was the reason, if too_big is not NULL).
+ * *btime (optional) gets the file's creation time (else mtime), unix seconds.
  */
-json_t *mj_load(const char *path, const char *label, bool *too_big, jc_err *err);
+json_t *mj_load(const char *path, const char *label, bool *too_big, int64_t *btime, jc_err *err);
 
 /* What the folder tells about a model that the file may not say. */
 typedef struct mj_ctx {

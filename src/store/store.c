@@ -431,7 +431,7 @@ static smodel *load_folder(store *s, const char *id, bool may_write)
     flist fl = {0};
     jc_err err = {0};
     struct stat st;
-    if (!store_id_ok(id) || stat(dir, &st) < 0 || !S_ISDIR(st.st_mode) || list_folder(dir, &fl) < 0)
+    if (!store_id_ok(id) || list_folder(dir, &fl) < 0) /* opendir fails on anything not a folder */
         goto out;
     if (!fl.has_mj && fl.n == 0)
         goto out;
@@ -472,8 +472,7 @@ static smodel *load_folder(store *s, const char *id, bool may_write)
         m->raw = raw;
     } else {
         bool too_big = false;
-        m->raw = mj_load(mjp, label, &too_big, &err);
-        created = store_file_btime(mjp);
+        m->raw = mj_load(mjp, label, &too_big, &created, &err);
         if (!m->raw) {
             m->error = jc_xstrdup(err.msg);
             jc_warn("%s", err.msg);
@@ -490,7 +489,12 @@ static smodel *load_folder(store *s, const char *id, bool may_write)
     json_t *enriched = NULL;
     if (ref) {
         char *mp = jc_path_join(dir, ref);
-        m->file_present = stat(mp, &st) == 0 && S_ISREG(st.st_mode);
+        /* list_folder kept only regular files (or links to them) */
+        m->file_present = false;
+        for (size_t i = 0; i < fl.n && !m->file_present; i++)
+            m->file_present = !strcmp(fl.names[i], ref);
+        if (!m->file_present && !store_is_gguf_name(ref)) /* llama_model_path may name a non-.gguf file */
+            m->file_present = stat(mp, &st) == 0 && S_ISREG(st.st_mode);
         /* a hand-written model.json without GGUF facts: read them once (cached), not written */
         json_t *md = json_object_get(m->raw, "metadata");
         if (m->file_present && (!json_is_object(md) || !json_object_get(md, "quantization"))) {
@@ -590,7 +594,11 @@ static int scan(store *s)
         if (e->d_name[0] == '.')
             continue;
         struct stat st;
-        if (fstatat(dirfd(d), e->d_name, &st, 0) < 0)
+        if (e->d_type == DT_DIR)
+            st.st_mode = S_IFDIR;
+        else if (e->d_type == DT_REG)
+            st.st_mode = S_IFREG;
+        else if (fstatat(dirfd(d), e->d_name, &st, 0) < 0) /* a link or an unknown type: follow it */
             continue;
         if (S_ISDIR(st.st_mode)) {
             if (nd == capd) {

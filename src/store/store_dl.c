@@ -436,7 +436,7 @@ static int fill_model_json(sdl *d, const store_ginfo *g, const char *sha, jc_err
     int rc = 0;
     char *mjp = jc_xasprintf("%s/%s/model.json", s->models_dir, d->id);
     pthread_mutex_lock(&s->mu);
-    json_t *raw = mj_load(mjp, "model.json", NULL, err);
+    json_t *raw = mj_load(mjp, "model.json", NULL, NULL, err);
     if (!raw) {
         rc = -1;
         goto out;
