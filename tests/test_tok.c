@@ -472,7 +472,32 @@ TEST(hostile_input)
     free(big_e);
 }
 
+/* pre-tokenizers whose regexes need deep backtracking state still handle a 1 MB word (windowed matching) */
+TEST(regex_limits_on_long_words)
+{
+    static const char *const names[] = {"kimi-k2", "exaone-moe"};
+    char *a = repeat("a", 1 << 20);
+    for (size_t i = 0; i < JC_ARRAY_LEN(names); i++) {
+        jc_err err = {{0}};
+        tok_vocab *v = bpe_vocab(names[i], &err);
+        REQUIRE(v);
+        size_t n = 0;
+        int32_t *ids = tok_encode_alloc(v, a, 1 << 20, false, false, &n, &err);
+        CHECKF(ids != NULL, "%s: %s", names[i], err.msg);
+        if (ids) {
+            jc_buf out;
+            jc_buf_init(&out, 2 << 20);
+            CHECK(tok_decode(v, ids, n, 0, &out, &err) == 0);
+            CHECKF(out.len == (1 << 20) && !memcmp(out.data, a, out.len), "%s: round trip", names[i]);
+            jc_buf_free(&out);
+        }
+        free(ids);
+        tok_free(v);
+    }
+    free(a);
+}
+
 TESTS(T(spm_merges_by_score_and_byte_fallback), T(special_tokens_parse), T(eog_ids), T(bpe_merges), T(wpm_basic),
       T(detok_streams_whole_characters), T(bpe_round_trip), T(all_pre_tokenizers_compile),
-      T(unknown_pre_is_an_error), T(encode_cap_and_needed), T(hostile_input));
+      T(unknown_pre_is_an_error), T(encode_cap_and_needed), T(hostile_input), T(regex_limits_on_long_words));
 TEST_MAIN()

@@ -248,9 +248,23 @@ static int span_push(span_list *l, size_t off, size_t len)
     return 0;
 }
 
-/* Splits s[off, off+len) by re into out: matches and the gaps between them. */
+/* Resource limits (not malformed patterns): a pathological word, e.g. 1 MB of letters. */
+static bool is_limit_error(int rc)
+{
+    return rc == PCRE2_ERROR_JIT_STACKLIMIT || rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT ||
+           rc == PCRE2_ERROR_HEAPLIMIT || rc == PCRE2_ERROR_NOMEMORY;
+}
+
+#define PRE_WINDOW 4096 /* bytes matched at a time when a whole piece exceeds the regex limits */
+
+/*
+ * Splits s[off, off+len) by re into out: matches and the gaps between them.
+ * When matching the whole piece hits a resource limit, the rest of the piece
+ * is matched in windows of PRE_WINDOW bytes (cut at character boundaries):
+ * words longer than that are then cut, which only happens on degenerate input.
+ */
 static int split_one(const pcre2_code *re, const char *s, size_t off, size_t len, pcre2_match_data *md,
-                     pcre2_match_context *mc, span_list *out, jc_err *err)
+                     pcre2_match_context *mc, span_list *out, bool windowed, jc_err *err)
 {
     PCRE2_SPTR subj = (PCRE2_SPTR)(s + off);
     size_t pos = 0, last = 0;
@@ -258,6 +272,24 @@ static int split_one(const pcre2_code *re, const char *s, size_t off, size_t len
         int rc = pcre2_match(re, subj, len, pos, PCRE2_NO_UTF_CHECK, md, mc);
         if (rc == PCRE2_ERROR_NOMATCH)
             break;
+        if (rc < 0 && is_limit_error(rc) && !windowed) {
+            if (last < pos && span_push(out, off + last, pos - last) < 0)
+                goto oom;
+            while (pos < len) { /* the rest, window by window */
+                size_t e = pos + PRE_WINDOW < len ? pos + PRE_WINDOW : len;
+                while (e < len && ((uint8_t)s[off + e] & 0xc0) == 0x80)
+                    e++;
+                if (split_one(re, s, off + pos, e - pos, md, mc, out, true, err) < 0)
+                    return -1;
+                pos = e;
+            }
+            return 0;
+        }
+        if (rc < 0 && is_limit_error(rc)) { /* even a window is too much: keep it whole */
+            if (span_push(out, off + last, len - last) < 0)
+                goto oom;
+            return 0;
+        }
         if (rc < 0) {
             PCRE2_UCHAR msg[160];
             pcre2_get_error_message(rc, msg, sizeof msg);
@@ -305,7 +337,7 @@ int tok_pre_split(const tok_pre *p, const char *s, size_t n, tok_word_fn fn, voi
     for (int r = 0; r < p->n_re; r++) {
         next.n = 0;
         for (size_t i = 0; i < cur.n; i++)
-            if (split_one(p->re[r], s, cur.a[i].off, cur.a[i].len, md, mc, &next, err) < 0)
+            if (split_one(p->re[r], s, cur.a[i].off, cur.a[i].len, md, mc, &next, false, err) < 0)
                 goto out;
         span_list t = cur;
         cur = next;
