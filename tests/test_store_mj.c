@@ -293,7 +293,9 @@ TEST(merge_keeps_order)
     patch = json_pack("{s:s}", "id", "other");
     CHECK(mj_merge(raw, patch, &err) == -1);
     json_decref(patch);
-    CHECK(mj_merge(raw, json_integer(1), &err) == -1);
+    json_t *one = json_integer(1);
+    CHECK(mj_merge(raw, one, &err) == -1);
+    json_decref(one);
     json_decref(raw);
 }
 
