@@ -128,6 +128,30 @@ TEST(jinja_vars_and_flattening)
     json_decref(extra);
 }
 
+/* Proves: string tool-call arguments become objects only for templates that show arguments only as objects. */
+TEST(tool_call_arguments)
+{
+    json_t *m = conv("[{\"role\":\"user\",\"content\":\"w?\"},{\"role\":\"assistant\",\"content\":null,"
+                     "\"tool_calls\":[{\"id\":\"1\",\"type\":\"function\",\"function\":{\"name\":\"f\","
+                     "\"arguments\":\"{\\\"city\\\": \\\"Paris\\\"}\"}}]}]");
+    REQUIRE(m);
+    jc_err err = {0};
+    /* Qwen 2.5 style: arguments|tojson needs an object */
+    chat_template_src obj = {.jinja = "{% for m in messages %}{% for tc in m.tool_calls %}"
+                                      "{{ {'name': tc.function.name, 'arguments': tc.function.arguments}|tojson }}"
+                                      "{% endfor %}{% endfor %}"};
+    char *out = chat_apply(&obj, m, NULL, false, &err);
+    CHECK_STR(out, "{\"name\": \"f\", \"arguments\": {\"city\": \"Paris\"}}");
+    free(out);
+    /* string concatenation wants the string as sent */
+    chat_template_src str = {.jinja = "{% for m in messages %}{% for tc in m.tool_calls %}"
+                                      "{{ tc.function.name + '(' + tc.function.arguments + ')' }}{% endfor %}{% endfor %}"};
+    out = chat_apply(&str, m, NULL, false, &err);
+    CHECK_STR(out, "f({\"city\": \"Paris\"})");
+    free(out);
+    json_decref(m);
+}
+
 /* Proves: malformed messages and template errors come back as errors with a message. */
 TEST(errors)
 {
@@ -147,5 +171,5 @@ TEST(errors)
     json_decref(m);
 }
 
-TESTS(T(shared_cases), T(jan_prompt_template), T(chatml_fallback), T(jinja_vars_and_flattening), T(errors));
+TESTS(T(shared_cases), T(jan_prompt_template), T(chatml_fallback), T(jinja_vars_and_flattening), T(tool_call_arguments), T(errors));
 TEST_MAIN()

@@ -12,7 +12,9 @@
  * For Jinja templates probe renders at preparation time tell whether the
  * template shows a system message, whether it renders content given as a
  * list of typed parts, and whether it needs that form (string content does
- * not show), as llama.cpp does; messages are adapted accordingly.
+ * not show), and whether it shows tool-call arguments only when they are
+ * objects, as llama.cpp does; messages are adapted accordingly (string
+ * arguments that hold a JSON object are then parsed).
  */
 #include "tmpl/chat.h"
 
@@ -30,7 +32,7 @@ struct chat_tmpl {
     char *sys_prefix, *user_prefix, *ai_prefix; /* Jan-style pieces */
     char *bos, *eos;
     json_t *extra; /* object or NULL */
-    bool supports_system, supports_typed_content, requires_typed_content;
+    bool supports_system, supports_typed_content, requires_typed_content, requires_object_arguments;
 };
 
 const char *chat_kind_name(enum chat_kind k)
@@ -116,6 +118,33 @@ static json_t *msg(const char *role, json_t *content)
     return json_pack("{s:s, s:o}", "role", role, "content", content);
 }
 
+/*
+ * Does the template show a tool call's arguments as JSON (a key followed by
+ * ':') when they are given as a JSON string (as_string) or as an object?
+ */
+static bool probe_args(const chat_tmpl *ct, bool as_string)
+{
+    json_t *args = json_pack("{s:s}", "argument_needle_7f3a", "print('Hello, World!')");
+    if (as_string) {
+        char *text = json_dumps(args, JSON_COMPACT);
+        json_decref(args);
+        args = json_string(text);
+        free(text);
+    }
+    json_t *call = json_pack("{s:s, s:s, s:{s:s, s:o}}", "id", "call_1", "type", "function", "function", "name",
+                             "ipython", "arguments", args);
+    json_t *msgs = json_pack("[o, {s:s, s:s, s:[o]}]", msg("user", json_string("Hey")), "role", "assistant",
+                             "content", "", "tool_calls", call);
+    jc_err err = {0};
+    size_t len = 0;
+    char *out = render_jinja(ct, msgs, NULL, false, &len, &err);
+    json_decref(msgs);
+    static const char dq[] = "\"argument_needle_7f3a\":", sq[] = "'argument_needle_7f3a':";
+    bool shown = out && (memmem(out, len, dq, sizeof dq - 1) || memmem(out, len, sq, sizeof sq - 1));
+    free(out);
+    return shown;
+}
+
 chat_tmpl *chat_tmpl_new(const chat_template_src *src, jc_err *err)
 {
     chat_tmpl *ct = jc_xcalloc(1, sizeof *ct);
@@ -146,6 +175,8 @@ chat_tmpl *chat_tmpl_new(const chat_template_src *src, jc_err *err)
             USER_NEEDLE);
         ct->requires_typed_content =
             ct->supports_typed_content && !probe(ct, json_pack("[o]", msg("user", json_string(USER_NEEDLE))), USER_NEEDLE);
+        bool str_args = probe_args(ct, true), obj_args = probe_args(ct, false);
+        ct->requires_object_arguments = obj_args && !str_args;
     }
     return ct;
 }
@@ -241,6 +272,29 @@ static char *apply_plain(const chat_tmpl *ct, const json_t *messages, bool add_g
     return jc_buf_steal(&out);
 }
 
+/* Replaces tool_calls[].function.arguments given as a JSON string by the object it holds (in a copy). */
+static void parse_arguments(json_t *m)
+{
+    json_t *calls = json_object_get(m, "tool_calls");
+    if (!json_is_array(calls))
+        return;
+    json_t *copy = json_deep_copy(calls);
+    size_t i;
+    json_t *call;
+    json_array_foreach(copy, i, call) {
+        json_t *fn = json_object_get(call, "function");
+        json_t *args = json_object_get(fn, "arguments");
+        if (!json_is_string(args))
+            continue;
+        json_t *obj = json_loadb(json_string_value(args), json_string_length(args), JSON_DECODE_ANY, NULL);
+        if (json_is_object(obj))
+            json_object_set_new(fn, "arguments", obj);
+        else
+            json_decref(obj);
+    }
+    json_object_set_new(m, "tool_calls", copy);
+}
+
 /*
  * Messages adapted to the template: system messages merged into the next
  * user message when the template cannot show them; typed content flattened
@@ -264,6 +318,8 @@ static json_t *adapt_messages(const chat_tmpl *ct, const json_t *messages, jc_er
         } else if (ct->requires_typed_content && c && json_is_string(c)) {
             json_object_set_new(copy, "content", json_pack("[{s:s, s:O}]", "type", "text", "text", c));
         }
+        if (ct->requires_object_arguments)
+            parse_arguments(copy);
         if (!ct->supports_system) {
             const char *role = json_string_value(json_object_get(m, "role"));
             if (!strcmp(role, "system")) {
