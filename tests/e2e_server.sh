@@ -25,6 +25,9 @@ model=$shared/testdata/models/stories260K.gguf
 command -v curl >/dev/null || skip "curl is not installed"
 command -v python3 >/dev/null || skip "python3 is not installed"
 [ -x "$bin" ] || { echo "FAIL: no program at $bin"; exit 1; }
+# The interpreter itself, not a version manager's shim: each check runs it once.
+py=$(python3 -c 'import sys; print(sys.executable)')
+python3() { "$py" "$@"; }
 
 tmp=$(mktemp -d /tmp/janc-e2e-server.XXXXXX)
 pids=()
@@ -35,11 +38,15 @@ cleanup() {
 }
 trap cleanup EXIT
 passes=0 fails=0
-ok() { passes=$((passes + 1)); echo "ok   $1"; }
+t_start=$EPOCHREALTIME
+stamp() { local us=$((${EPOCHREALTIME/./} - ${t_start/./})); printf '%3d.%02ds' $((us / 1000000)) $((us / 10000 % 100)); }
+ok() { passes=$((passes + 1)); echo "ok   [$(stamp)] $1"; }
 bad() { fails=$((fails + 1)); echo "FAIL $1: $2"; [ -f "$tmp/body" ] && head -c 600 "$tmp/body" && echo; }
 
 data=$tmp/data
-mkdir -p "$data/models/tiny" "$data/models/one"
+mkdir -p "$data/models/tiny" "$data/models/one" "$data/models/broken"
+head -c 4096 /dev/urandom >"$data/models/broken/broken.gguf"
+echo '{"source_url": "file:///nowhere/broken.gguf"}' >"$data/models/broken/model.json"
 ln -s "$model" "$data/models/tiny/stories260K.gguf"
 ln -s "$model" "$data/models/one/stories260K.gguf"
 cat >"$data/models/tiny/model.json" <<EOF
@@ -114,7 +121,7 @@ main_pid=$spid
 req GET /health
 expect "health" 200 'd == {"status": "ok"}'
 req GET /v1/models
-expect "models.list shape" 200 'd["object"] == "list" and sorted(m["id"] for m in d["data"]) == ["one", "tiny"] and all(m["object"] == "model" and "created" in m and "owned_by" in m for m in d["data"])'
+expect "models.list shape" 200 'd["object"] == "list" and sorted(m["id"] for m in d["data"]) == ["broken", "one", "tiny"] and all(m["object"] == "model" and "created" in m and "owned_by" in m for m in d["data"])'
 req GET /v1/models/tiny
 expect "models.retrieve" 200 'd["id"] == "tiny" and d["object"] == "model" and d["name"] == "Tiny stories" and d["settings"]["n_parallel"] == 4'
 req GET /v1/models/nope
@@ -171,6 +178,10 @@ post /v1/chat/completions '{"model":"tiny","messages":[{"role":"user","content":
 expect "n = 2 refused" 400 'd["error"]["param"] == "n"'
 post /v1/chat/completions '{"model":"nope","messages":[{"role":"user","content":"x"}]}'
 expect "chat with unknown model" 404 'd["error"]["code"] == "model_not_found"'
+post /v1/chat/completions '{"model":"broken","messages":[{"role":"user","content":"x"}]}'
+expect "model that fails to load: 500 with the reason" 500 'd["error"]["code"] == "model_load_failed" and "broken.gguf" in d["error"]["message"]'
+req GET /v1/models/broken
+expect "failed model shows state error" 200 'd["state"] == "error"'
 post /v1/chat/completions '{"model":"tiny","messages":[{"role":"user","content":"x"}],"max_tokens":2,"some_future_field":{"a":1}}'
 expect "unknown fields ignored" 200 'd["object"] == "chat.completion"'
 req POST /v1/chat/completions -d ''
