@@ -105,8 +105,8 @@ bool q_set_path(enum q_path p)
 void q_gemm(uint32_t wtype, const void *W, size_t w_row_bytes, int64_t rows, int64_t n,
             const void *xq, size_t act_row_bytes, int64_t ntok, float *out, size_t out_stride)
 {
-    if (rows <= 0 || ntok <= 0 || n <= 0 || !q_type_supported(wtype))
-        return;
+    if (rows <= 0 || ntok <= 0 || n <= 0 || !q_type_supported(wtype) || n % q_block_elems(wtype))
+        return; /* nothing to do, or a shape the caller should have refused (see quant.h) */
     switch (q_get_path()) {
     case Q_PATH_AVX512:
         if (q_gemm_avx512(wtype, W, w_row_bytes, rows, n, xq, act_row_bytes, ntok, out, out_stride))

@@ -61,7 +61,9 @@ void q_act_quantize(uint32_t wtype, const float *x, void *xq, int64_t n);
  * t < ntok. W rows are w_row_bytes apart; activation rows (made by
  * q_act_quantize) are act_row_bytes apart. The engine threads over row
  * ranges (passing W offset by the first row and a smaller rows). Uses the
- * fastest path for this CPU. Allocates nothing.
+ * fastest path for this CPU. Allocates nothing. n must be a multiple of
+ * the type's block (q_row_bytes(wtype, n) != 0); otherwise, or for an
+ * unsupported type, nothing is written.
  */
 void q_gemm(uint32_t wtype, const void *W, size_t w_row_bytes, int64_t rows, int64_t n,
             const void *xq, size_t act_row_bytes, int64_t ntok, float *out, size_t out_stride);
