@@ -183,6 +183,7 @@ static int load_merges(tok_vocab *v, const gguf_file *f, jc_err *err)
     uint32_t *hh = jc_xmalloc(BLOCK * 3 * sizeof *hh);
     uint64_t *keys = jc_xmalloc(BLOCK * sizeof *keys);
     int32_t *res = jc_xmalloc(BLOCK * sizeof *res);
+    size_t *split = jc_xmalloc(BLOCK * sizeof *split); /* length of the left part */
     char *buf = NULL;
     size_t bufcap = 0;
     int rc = -1;
@@ -204,6 +205,7 @@ static int load_merges(tok_vocab *v, const gguf_file *f, jc_err *err)
             hh[3 * r] = tok_hash(s.ptr, la);
             hh[3 * r + 1] = tok_hash(sp + 1, lb);
             hh[3 * r + 2] = tok_hash(buf, la + lb);
+            split[r] = la;
             keys[r] = 1;
         }
         for (size_t r = 0; r < nb; r++) {
@@ -223,8 +225,8 @@ static int load_merges(tok_vocab *v, const gguf_file *f, jc_err *err)
                 continue;
             keys[r] = 0;
             gguf_str s = gguf_arr_str(mv, base + r);
-            const char *sp = memchr(s.ptr + 1, ' ', s.len - 1);
-            size_t la = (size_t)(sp - s.ptr), lb = s.len - la - 1;
+            const char *sp = s.ptr + split[r];
+            size_t la = split[r], lb = s.len - la - 1;
             int32_t a = tok_lookup_hashed(v, s.ptr, la, hh[3 * r]);
             int32_t b = a < 0 ? -1 : tok_lookup_hashed(v, sp + 1, lb, hh[3 * r + 1]);
             if (b < 0)
@@ -252,6 +254,7 @@ static int load_merges(tok_vocab *v, const gguf_file *f, jc_err *err)
         }
     }
     rc = 0;
+    free(split);
     free(buf);
     free(hh);
     free(keys);

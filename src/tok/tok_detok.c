@@ -50,8 +50,9 @@ static int hexval(char c)
     return -1;
 }
 
-/* Decodes token id into o (room for its text length); returns the length. */
-static size_t make_piece(const tok_vocab *v, int32_t id, char *o)
+/* Decodes token id into o (room for its text length); returns the length.
+ * inv maps the code points below 0x144 (all the GPT-2 map uses) to bytes, -1 if none. */
+static size_t make_piece(const tok_vocab *v, int32_t id, char *o, const int16_t *inv)
 {
     size_t l;
     const char *t = tok_str(v, id, &l);
@@ -75,8 +76,18 @@ static size_t make_piece(const tok_vocab *v, int32_t id, char *o)
     if (v->model == TOK_MODEL_BPE && v->byte_encode) {
         for (size_t i = 0; i < l;) {
             size_t s = i;
-            uint32_t cp = tok_utf8_next(t, l, &i);
-            int b = tok_cp_to_byte(cp);
+            uint8_t c = (uint8_t)t[i];
+            uint32_t cp;
+            if (c < 0x80) {
+                cp = c;
+                i++;
+            } else if (c >= 0xc2 && c <= 0xc5 && i + 1 < l && ((uint8_t)t[i + 1] & 0xc0) == 0x80) {
+                cp = (uint32_t)(c & 0x1f) << 6 | ((uint8_t)t[i + 1] & 0x3f);
+                i += 2;
+            } else {
+                cp = tok_utf8_next(t, l, &i);
+            }
+            int b = cp < 0x144 ? inv[cp] : -1;
             if (b >= 0) {
                 o[k++] = (char)b;
             } else {
@@ -105,11 +116,14 @@ int tok_pieces_build(tok_vocab *v, jc_err *err)
     v->piece_off = jc_try_malloc(((size_t)v->n + 1) * sizeof *v->piece_off, err);
     if (!v->piece_pool || !v->piece_off)
         return -1;
+    int16_t inv[0x144];
+    for (uint32_t cp = 0; cp < 0x144; cp++)
+        inv[cp] = (int16_t)tok_cp_to_byte(cp);
     uint32_t off = 0;
     v->max_piece = 0;
     for (int32_t id = 0; id < v->n; id++) {
         v->piece_off[id] = off;
-        size_t l = make_piece(v, id, v->piece_pool + off);
+        size_t l = make_piece(v, id, v->piece_pool + off, inv);
         off += (uint32_t)l;
         if (l > v->max_piece)
             v->max_piece = (uint32_t)l;
