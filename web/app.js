@@ -279,7 +279,9 @@ let chats = [];
 let currentId = null;
 
 function loadChats() {
-  try { chats = JSON.parse(localStorage.getItem('janc.chats')) || []; } catch (e) { chats = []; }
+  try { chats = JSON.parse(localStorage.getItem('janc.chats')); } catch (e) { chats = null; }
+  if (!Array.isArray(chats)) chats = [];
+  chats = chats.filter((c) => c && typeof c.id === 'string' && Array.isArray(c.messages));
   currentId = localStorage.getItem('janc.current');
   if (!chats.some((c) => c.id === currentId)) newChat();
 }
@@ -295,6 +297,7 @@ const current = () => chats.find((c) => c.id === currentId);
 
 function newChat() {
   const prev = current();
+  if (prev && !prev.messages.length) return; // the current chat is still empty: use it
   const c = { id: Date.now().toString(36) + Math.random().toString(36).slice(2, 6), title: '', messages: [],
     model: prev ? prev.model : '', system: prev ? prev.system : '', updated: Date.now() };
   chats.unshift(c);

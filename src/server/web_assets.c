@@ -287,7 +287,9 @@ const web_file web_files[] = {
     "let currentId = null;\n"
     "\n"
     "function loadChats() {\n"
-    "  try { chats = JSON.parse(localStorage.getItem('janc.chats')) || []; } catch (e) { chats = []; }\n"
+    "  try { chats = JSON.parse(localStorage.getItem('janc.chats')); } catch (e) { chats = null; }\n"
+    "  if (!Array.isArray(chats)) chats = [];\n"
+    "  chats = chats.filter((c) => c && typeof c.id === 'string' && Array.isArray(c.messages));\n"
     "  currentId = localStorage.getItem('janc.current');\n"
     "  if (!chats.some((c) => c.id === currentId)) newChat();\n"
     "}\n"
@@ -303,6 +305,7 @@ const web_file web_files[] = {
     "\n"
     "function newChat() {\n"
     "  const prev = current();\n"
+    "  if (prev && !prev.messages.length) return; // the current chat is still empty: use it\n"
     "  const c = { id: Date.now().toString(36) + Math.random().toString(36).slice(2, 6), title: '', messages: [],\n"
     "    model: prev \? prev.model : '', system: prev \? prev.system : '', updated: Date.now() };\n"
     "  chats.unshift(c);\n"
@@ -625,7 +628,7 @@ const web_file web_files[] = {
     "wire();\n"
     "renderAll();\n"
     "pollModels();\n",
-    23007},
+    23223},
 {"index.html", "text/html; charset=utf-8",
     "<!doctype html>\n"
     "<!--\n"
