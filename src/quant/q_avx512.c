@@ -269,21 +269,26 @@ Q512I void dec_iq4_xs(const block_iq4_xs *b, kdec *o)
         v = _mm512_shuffle_i64x2(v, v, _MM_SHUFFLE(3, 1, 2, 0)); /* lo0 hi0 lo1 hi1 */
         o->u[c] = _mm512_shuffle_epi8(tbl, v);
     }
-    int8_t s8[8];
-    q_iq4xs_scales(b, s8);
-    int32_t s32[16];
-    int16_t m16[16];
-    UNROLL
-    for (int c = 0; c < 4; c++) {
-        for (int i = 0; i < 16; i++)
-            s32[i] = s8[2 * c + i / 8];
-        o->sc[c] = _mm512_loadu_si512(s32);
-    }
-    for (int s = 0; s < 16; s++)
-        m16[s] = (int16_t)(128 * s8[s / 2]);
+    /* scale ib = (nibble ib of scales_l | 2-bit field ib of scales_h << 4) - 32, in SIMD */
+    uint32_t sl;
+    memcpy(&sl, b->scales_l, 4);
+    const __m128i slv = _mm_cvtsi32_si128((int)sl);
+    const __m128i nib = _mm_unpacklo_epi8(_mm_and_si128(slv, _mm_set1_epi8(0xF)),
+                                          _mm_and_si128(_mm_srli_epi16(slv, 4), _mm_set1_epi8(0xF)));
+    const __m128i hi = _mm_and_si128(_mm_srlv_epi16(_mm_set1_epi16((short)b->scales_h), _mm_setr_epi16(0, 2, 4, 6, 8, 10, 12, 14)),
+                                     _mm_set1_epi16(3));
+    const __m128i s16 = _mm_sub_epi16(_mm_or_si128(_mm_cvtepu8_epi16(nib), _mm_slli_epi16(hi, 4)), _mm_set1_epi16(32));
+    const __m512i s32 = _mm512_castsi256_si512(_mm256_cvtepi16_epi32(s16));
+    static const int32_t idx32[4][16] __attribute__((aligned(64))) = {
+        {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1}, {2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3},
+        {4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5}, {6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7}};
+    for (int c = 0; c < 4; c++)
+        o->sc[c] = _mm512_permutexvar_epi32(_mm512_load_si512(idx32[c]), s32);
+    static const int16_t dup8[16] __attribute__((aligned(32))) = {0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7};
+    const __m256i m16 = _mm256_permutexvar_epi16(_mm256_load_si256((const __m256i *)dup8),
+                                                 _mm256_castsi128_si256(_mm_slli_epi16(s16, 7)));
     o->d = h2f(b->d);
-    o->dminm = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i *)m16))),
-                             _mm512_set1_ps(o->d));
+    o->dminm = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi16_epi32(m16)), _mm512_set1_ps(o->d));
 }
 
 Q512I void kdecode(uint32_t type, const uint8_t *blk, kdec *o)
