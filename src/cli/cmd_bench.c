@@ -185,8 +185,10 @@ int cmd_bench(const cmd_ctx *ctx, int argc, char **argv)
             json_t *samples = json_array();
             for (long i = 0; i < reps; i++)
                 json_array_append_new(samples, json_real(res[k].samples[i]));
-            json_array_append_new(tests, json_pack("{s:s,s:i,s:i,s:f,s:f,s:o}", "test", res[k].label, "n_prompt",
-                                                   res[k].n_prompt, "n_gen", res[k].n_gen, "avg_ts", res[k].mean,
+            /* tps/tps_sd as bench/tinyllama.sh reads them; avg_ts/stddev_ts as llama-bench names them */
+            json_array_append_new(tests, json_pack("{s:s,s:i,s:i,s:f,s:f,s:f,s:f,s:o}", "test", res[k].label,
+                                                   "n_prompt", res[k].n_prompt, "n_gen", res[k].n_gen, "tps",
+                                                   res[k].mean, "tps_sd", res[k].sd, "avg_ts", res[k].mean,
                                                    "stddev_ts", res[k].sd, "samples_ts", samples));
         }
         json_t *o = json_pack("{s:s,s:s,s:I,s:I,s:i,s:i,s:o,s:I}", "model", llm_model_desc(m), "file", path,
