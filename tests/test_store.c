@@ -13,6 +13,7 @@
 #include "helpers/store_fixtures.h"
 #include "store/mj.h"
 #include "store/store.h"
+#include "store/store_int.h"
 
 static const char *jstr(json_t *o, const char *a, const char *b)
 {
@@ -634,6 +635,69 @@ static bool state_is(store *s, const char *id, const char *state)
     return ok;
 }
 
+/* Shards arriving out of order: the model imports when the last missing shard completes. */
+TEST(split_shards_arrive_late)
+{
+    char *models, *d = fresh_data(&models);
+    char names[3][160];
+    for (int i = 0; i < 3; i++) {
+        snprintf(names[i], sizeof names[i], "%s/Late-%05d-of-00003.gguf", models, i + 1);
+        REQUIRE(fx_gguf_ex(names[i], "llama", "Late", 2048, 32, i, 3, 3) == 0);
+    }
+    /* shard 2 is still being copied */
+    char *bytes = fx_read(names[1]);
+    struct stat st;
+    stat(names[1], &st);
+    FILE *f = fopen(names[1], "wb");
+    fwrite(bytes, 1, (size_t)st.st_size / 2, f);
+    fclose(f);
+    jc_err err = {0};
+    store *s = store_open(d, &err);
+    REQUIRE(s);
+    CHECK(fx_exists(names[0]) && fx_exists(names[1]));
+    CHECK(state_is(s, "late", "error"));
+    f = fopen(names[1], "wb");
+    fwrite(bytes, 1, (size_t)st.st_size, f);
+    fclose(f);
+    /* what the watcher does when shard 2 is closed */
+    store_drop_in(s, "Late-00002-of-00003.gguf");
+    CHECK(state_is(s, "late", "ready"));
+    for (int i = 0; i < 3; i++)
+        CHECK(!fx_exists(names[i]));
+    store_close(s);
+    free(bytes);
+    fx_rm_rf(d);
+    free(d);
+    free(models);
+}
+
+/* A model.json that is a symlink (here to a file outside the data folder) is not read. */
+TEST(model_json_symlink_refused)
+{
+    char *models, *d = fresh_data(&models);
+    char *dir = pathf(models, "sneaky", NULL);
+    mkdir(dir, 0755);
+    char *target = pathf(d, "secret.txt", NULL);
+    fx_write(target, "{\"source_url\": \"x\", \"name\": \"secret\"}");
+    char *mj = pathf(dir, "model.json", NULL);
+    CHECK(symlink(target, mj) == 0);
+    jc_err err = {0};
+    store *s = store_open(d, &err);
+    REQUIRE(s);
+    json_t *m = store_get_json(s, "sneaky");
+    REQUIRE(m);
+    CHECK_STR(jstr(m, "state", NULL), "error");
+    CHECKF(strstr(jstr(m, "error", NULL), "symlink") != NULL, "%s", jstr(m, "error", NULL));
+    json_decref(m);
+    store_close(s);
+    free(dir);
+    free(target);
+    free(mj);
+    fx_rm_rf(d);
+    free(d);
+    free(models);
+}
+
 /* The watcher: a file dropped in is imported once complete, a hand edit reloads, a removed folder goes. */
 TEST(watch_live)
 {
@@ -717,5 +781,6 @@ TEST(watch_live)
 TESTS(T(open_creates_folder), T(minimal_folder_and_states), T(bad_model_json_is_error_state),
       T(drop_in_import_and_clashes), T(non_gguf_and_incomplete_left_alone), T(folder_without_model_json_and_mmproj),
       T(split_shards_one_model), T(import_modes_and_ids), T(symlinks_hostile), T(huge_model_json_refused),
-      T(unreadable_model_json), T(update_keeps_shape), T(jan_folder_as_is), T(watch_live));
+      T(unreadable_model_json), T(update_keeps_shape), T(jan_folder_as_is), T(split_shards_arrive_late), T(model_json_symlink_refused),
+      T(watch_live));
 TEST_MAIN()

@@ -232,10 +232,11 @@ json_t *mj_load(const char *path, const char *label, bool *too_big, int64_t *bti
     char *text = NULL;
     if (too_big)
         *too_big = false;
-    /* O_NONBLOCK: a FIFO named model.json must not block the scan */
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    /* O_NONBLOCK: a FIFO named model.json must not block the scan. O_NOFOLLOW: a model.json
+       that is a symlink could show bits of any file the user can read in error messages. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
     if (fd < 0) {
-        jc_errf(err, "%s: %s", label, strerror(errno));
+        jc_errf(err, "%s: %s", label, errno == ELOOP ? "a symlink; janc reads model.json only as a regular file" : strerror(errno));
         return NULL;
     }
     struct statx sx;

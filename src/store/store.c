@@ -55,7 +55,7 @@ static bool is_projector_name(const char *name) { return !strncasecmp(name, "mmp
  * If name ends in -KKKKK-of-NNNNN.gguf, *k and *n get the numbers and the
  * length of the part before the suffix is returned; else 0.
  */
-static size_t shard_suffix(const char *name, unsigned *k, unsigned *n)
+size_t store_shard_suffix(const char *name, unsigned *k, unsigned *n)
 {
     size_t len = strlen(name);
     const size_t sl = strlen("-00001-of-00003.gguf");
@@ -79,7 +79,7 @@ char *store_id_from_name(const char *name)
 {
     size_t n = strlen(name);
     unsigned k, cnt;
-    size_t base = shard_suffix(name, &k, &cnt);
+    size_t base = store_shard_suffix(name, &k, &cnt);
     if (base)
         n = base;
     else if (store_is_gguf_name(name))
@@ -324,7 +324,7 @@ static const char *guess_main(const char *dir, const flist *fl)
     for (size_t i = 0; i < fl->n; i++) {
         const char *nm = fl->names[i];
         unsigned k, n;
-        if (is_projector_name(nm) || (shard_suffix(nm, &k, &n) && k != 1))
+        if (is_projector_name(nm) || (store_shard_suffix(nm, &k, &n) && k != 1))
             continue;
         char *p = jc_path_join(dir, nm);
         struct stat st;

@@ -360,14 +360,19 @@ int store_drop_in(store *s, const char *name)
         rc = STORE_ENOENT; /* gone already, or a symlink/folder: not ours to move */
         goto out;
     }
-    /* later shards move with their first; a projector belongs in its model's folder */
-    size_t len = strlen(name);
-    const size_t sl = strlen("-00001-of-00003.gguf");
-    if (len > sl && !strncmp(name + len - sl, "-0000", 5) && strncmp(name + len - sl, "-00001-", 7) &&
-        strstr(name + len - sl, "-of-")) {
-        rc = STORE_EINVAL;
+    /* later shards move with their first: a later shard arriving retries the first */
+    unsigned k, n;
+    size_t base = store_shard_suffix(name, &k, &n);
+    if (base && k != 1) {
+        char *first = jc_xasprintf("%.*s-00001-of-%05u.gguf", (int)base, name, n);
+        char *fp = jc_path_join(s->models_dir, first);
+        bool there = lstat(fp, &st) == 0 && S_ISREG(st.st_mode);
+        free(fp);
+        rc = there ? store_drop_in(s, first) : STORE_EINVAL;
+        free(first);
         goto out;
     }
+    /* a projector belongs in its model's folder */
     if (!strncasecmp(name, "mmproj", 6)) {
         jc_warn("models/%s: a projector file; put it in its model's folder", name);
         rc = STORE_EINVAL;

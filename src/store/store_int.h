@@ -75,6 +75,11 @@ void store_put_loose_locked(store *s, const char *name, const char *why);
  */
 int store_drop_in(store *s, const char *name);
 
+/*
+ * If name ends in -KKKKK-of-NNNNN.gguf (a split model's shard), *k and *n get
+ * the numbers and the length of the part before the suffix is returned; else 0.
+ */
+size_t store_shard_suffix(const char *name, unsigned *k, unsigned *n);
 /* True if name ends in .gguf (any case). */
 bool store_is_gguf_name(const char *name);
 /* The id for a file name: lowercase, .gguf and -0000k-of-0000n dropped, other bytes -> '-'. Caller frees. */
