@@ -181,6 +181,8 @@ static int enc(const tok_vocab *v, const char *s, bool add, bool parse, int32_t 
         CHECKF(_ok, "encode(\"%s\") gave %d ids, first %d", s, _n, _n > 0 ? (int)_got[0] : -1); \
     } while (0)
 
+static char *repeat(const char *unit, size_t n_units);
+
 /* ---- tests ---- */
 
 /* SPM: merges follow the scores (not the order), the leading space becomes ▁, unknown characters fall back to bytes */
@@ -400,6 +402,43 @@ TEST(unknown_pre_is_an_error)
     tok_free(v);
 }
 
+/* malformed tokenizer metadata is refused with a message naming the key */
+TEST(bad_metadata_is_an_error)
+{
+    jc_err err = {{0}};
+    char *huge = repeat("x", 70000);
+    const char *toks[] = {"<unk>", "a", huge};
+    float scores[2] = {0, 0};
+    int32_t types[3] = {2, 1, 1};
+    struct {
+        int ntok, nscores;
+        const char *key;
+    } cases[] = {{3, -1, "tokenizer.ggml.tokens"}, {2, 1, "tokenizer.ggml.scores"}, {0, -1, "tokenizer.ggml.tokens"}};
+    for (size_t i = 0; i < JC_ARRAY_LEN(cases); i++) {
+        gguf_writer *w = gguf_writer_new(3);
+        gguf_writer_set_str(w, "tokenizer.ggml.model", "llama");
+        gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", toks, (uint64_t)cases[i].ntok);
+        if (cases[i].nscores >= 0)
+            gguf_writer_set_arr(w, "tokenizer.ggml.scores", GGUF_VT_FLOAT32, scores, (uint64_t)cases[i].nscores);
+        gguf_writer_set_arr(w, "tokenizer.ggml.token_type", GGUF_VT_INT32, types, 3);
+        err.msg[0] = 0;
+        tok_vocab *v = vb_load(w, &err);
+        gguf_writer_free(w);
+        CHECKF(v == NULL && strstr(err.msg, cases[i].key), "case %zu: %s", i, err.msg);
+        tok_free(v);
+    }
+    /* token_type of the wrong element type */
+    gguf_writer *w = gguf_writer_new(3);
+    gguf_writer_set_str(w, "tokenizer.ggml.model", "llama");
+    gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", toks, 2);
+    gguf_writer_set_arr(w, "tokenizer.ggml.token_type", GGUF_VT_FLOAT32, scores, 2);
+    tok_vocab *v = vb_load(w, &err);
+    gguf_writer_free(w);
+    CHECKF(v == NULL && strstr(err.msg, "tokenizer.ggml.token_type"), "%s", err.msg);
+    tok_free(v);
+    free(huge);
+}
+
 /* the caller's array: too small reports the count needed */
 TEST(encode_cap_and_needed)
 {
@@ -499,5 +538,6 @@ TEST(regex_limits_on_long_words)
 
 TESTS(T(spm_merges_by_score_and_byte_fallback), T(special_tokens_parse), T(eog_ids), T(bpe_merges), T(wpm_basic),
       T(detok_streams_whole_characters), T(bpe_round_trip), T(all_pre_tokenizers_compile),
-      T(unknown_pre_is_an_error), T(encode_cap_and_needed), T(hostile_input), T(regex_limits_on_long_words));
+      T(unknown_pre_is_an_error), T(encode_cap_and_needed), T(hostile_input), T(regex_limits_on_long_words),
+      T(bad_metadata_is_an_error));
 TEST_MAIN()

@@ -165,8 +165,8 @@ static int load_merges(tok_vocab *v, const gguf_file *f, jc_err *err)
     if (mv->type != GGUF_VT_ARRAY || mv->arr.type != GGUF_VT_STRING)
         return jc_errf(err, "tokenizer.ggml.merges: expected an array of strings, got %s",
                        gguf_vtype_name(mv->type));
-    if (mv->arr.n > (uint64_t)INT32_MAX / 2)
-        return jc_errf(err, "tokenizer.ggml.merges: %" PRIu64 " entries is too many", mv->arr.n);
+    if (mv->arr.n > ((uint64_t)1 << 26))
+        return jc_errf(err, "tokenizer.ggml.merges: %" PRIu64 " entries is too many (max 67108864)", mv->arr.n);
     v->m_mask = pow2_at_least(mv->arr.n + mv->arr.n / 2 + 2) - 1;
     v->m = jc_try_malloc(((size_t)v->m_mask + 1) * sizeof *v->m, err);
     if (!v->m)
@@ -196,6 +196,8 @@ static int load_merges(tok_vocab *v, const gguf_file *f, jc_err *err)
             if (!sp)
                 continue; /* split at the first space after the first byte, as llama.cpp does */
             size_t la = (size_t)(sp - s.ptr), lb = s.len - la - 1;
+            if (la + lb > TOK_MAX_TOKEN_LEN)
+                continue; /* longer than any token */
             if (la + lb > bufcap) {
                 bufcap = (la + lb) * 2;
                 buf = jc_xrealloc(buf, bufcap);
@@ -300,7 +302,7 @@ static void make_control(tok_vocab *v, int32_t id)
 }
 
 /* End-of-generation set, as llama.cpp's load builds it. */
-static void build_eog(tok_vocab *v)
+static int build_eog(tok_vocab *v, jc_err *err)
 {
     if (v->eot < 0) {
         v->eot = find_first_of(v, eot_texts);
@@ -366,11 +368,14 @@ static void build_eog(tok_vocab *v)
     size_t n = 0;
     for (int32_t id = 0; id < v->n; id++)
         n += (v->flags[id] & TOK_F_EOG) != 0;
-    v->eog_ids = jc_xmalloc((n ? n : 1) * sizeof *v->eog_ids);
+    v->eog_ids = jc_try_malloc((n ? n : 1) * sizeof *v->eog_ids, err);
+    if (!v->eog_ids)
+        return -1;
     v->n_eog = 0;
     for (int32_t id = 0; id < v->n; id++)
         if (v->flags[id] & TOK_F_EOG)
             v->eog_ids[v->n_eog++] = id;
+    return 0;
 }
 
 static int cmp_special(const void *a, const void *b, void *ctx)
@@ -392,7 +397,7 @@ static bool contains_ci(const char *hay, const char *needle)
     return false;
 }
 
-static void build_special(tok_vocab *v, const gguf_file *f)
+static int build_special(tok_vocab *v, const gguf_file *f, jc_err *err)
 {
     size_t n = 0;
     for (int32_t id = 0; id < v->n; id++) {
@@ -400,7 +405,9 @@ static void build_special(tok_vocab *v, const gguf_file *f)
         if (a == TOK_ATTR_CONTROL || a == TOK_ATTR_USER_DEFINED || a == TOK_ATTR_UNKNOWN)
             n++;
     }
-    v->special = jc_xmalloc((n ? n : 1) * sizeof *v->special);
+    v->special = jc_try_malloc((n ? n : 1) * sizeof *v->special, err);
+    if (!v->special)
+        return -1;
     v->n_special = 0;
     for (int32_t id = 0; id < v->n; id++) {
         uint8_t a = v->attr[id];
@@ -437,6 +444,7 @@ static void build_special(tok_vocab *v, const gguf_file *f)
     }
     free(name);
     free(arch);
+    return 0;
 }
 
 /* True if every token's '▁' characters are all at its start. */
@@ -527,6 +535,11 @@ tok_vocab *tok_load(const gguf_file *f, jc_err *err)
         uint64_t total = 0;
         for (int32_t i = 0; i < v->n; i++) {
             uint64_t l = gguf_arr_str(tv, (uint64_t)i).len;
+            if (l > TOK_MAX_TOKEN_LEN) {
+                jc_errf(err, "tokenizer.ggml.tokens: token %d is %" PRIu64 " bytes long (max %d)", (int)i, l,
+                        TOK_MAX_TOKEN_LEN);
+                goto out;
+            }
             total += l ? l : 32; /* room for "[EMPTY_<i>]" */
         }
         if (total >= UINT32_MAX) {
@@ -651,9 +664,7 @@ tok_vocab *tok_load(const gguf_file *f, jc_err *err)
     build_byte_tokens(v);
     if (v->model == TOK_MODEL_SPM)
         v->spm_ws_split = spm_split_ok(v);
-    build_eog(v);
-    build_special(v, f);
-    if (tok_pieces_build(v, err) < 0)
+    if (build_eog(v, err) < 0 || build_special(v, f, err) < 0 || tok_pieces_build(v, err) < 0)
         goto out;
     /* the newline token */
     if (v->model == TOK_MODEL_SPM) {

@@ -247,8 +247,10 @@ int tok_decode(const tok_vocab *v, const int32_t *ids, size_t n, unsigned flags,
     tok_detok d;
     tok_detok_init(&d, v, flags);
     size_t cap = tok_detok_bufsize(v);
-    char *buf = jc_xmalloc(cap);
+    char *buf = jc_try_malloc(cap, err);
     int rc = -1;
+    if (!buf)
+        return -1;
     for (size_t i = 0; i < n; i++) {
         int k = tok_detok_feed(&d, ids[i], buf, cap);
         if (k < 0) {

@@ -25,6 +25,9 @@ enum {
     TOK_F_UNUSED = 8, /* a control token whose text says "unused" */
 };
 
+/* The longest token text tok_load accepts (bytes); real vocabularies stay far below. */
+#define TOK_MAX_TOKEN_LEN 65536
+
 /* The largest input tok_encode accepts (bytes). */
 #define TOK_MAX_INPUT ((size_t)1 << 30)
 
