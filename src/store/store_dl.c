@@ -597,8 +597,8 @@ static void *dl_main(void *arg)
         }
         have = now_have;
         if (idle >= DL_MAX_IDLE_ATTEMPTS || ++attempts >= DL_MAX_ATTEMPTS) {
-            error = jc_xasprintf("%s (gave up after %d attempts; the partial file is kept)",
-                                 curl_err[0] ? curl_err : curl_easy_strerror(res), attempts + 1);
+            error = jc_xasprintf("%s (gave up after %d attempts%s)", curl_err[0] ? curl_err : curl_easy_strerror(res),
+                                 attempts + 1, have ? "; the partial file is kept" : "");
             goto out;
         }
         jc_info("download of %s interrupted (%s); resuming at byte %llu", d->id,
