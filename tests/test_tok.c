@@ -11,6 +11,7 @@
 #include "harness.h"
 #include "tok/tok.h"
 
+#include <pthread.h>
 #include <stdint.h>
 
 /* ---- building vocabularies ---- */
@@ -402,6 +403,57 @@ TEST(unknown_pre_is_an_error)
     tok_free(v);
 }
 
+typedef struct mt_job {
+    const tok_vocab *v;
+    const char *text;
+    size_t len;
+    const int32_t *want;
+    size_t n_want;
+    int mismatches;
+} mt_job;
+
+static void *mt_run(void *arg)
+{
+    mt_job *j = arg;
+    for (int r = 0; r < 8; r++) {
+        jc_err err = {{0}};
+        size_t n = 0;
+        int32_t *ids = tok_encode_alloc(j->v, j->text, j->len, true, true, &n, &err);
+        if (!ids || n != j->n_want || memcmp(ids, j->want, n * sizeof *ids) != 0)
+            j->mismatches++;
+        free(ids);
+    }
+    return NULL;
+}
+
+/* one vocabulary shared by four threads encoding at once gives each the same ids as one thread alone */
+TEST(shared_between_threads)
+{
+    jc_err err = {{0}};
+    tok_vocab *vs[2] = {bpe_vocab("llama-bpe", &err), spm_vocab(true, &err)};
+    REQUIRE(vs[0] && vs[1]);
+    char *text = repeat("hello world <|im_end|> ab abc\n\xf0\x9f\xa6\x99 ", 2000);
+    size_t len = strlen(text);
+    for (int k = 0; k < 2; k++) {
+        size_t n = 0;
+        int32_t *want = tok_encode_alloc(vs[k], text, len, true, true, &n, &err);
+        REQUIRE(want);
+        mt_job jobs[4];
+        pthread_t th[4];
+        for (int t = 0; t < 4; t++) {
+            jobs[t] = (mt_job){vs[k], text, len, want, n, 0};
+            CHECK(pthread_create(&th[t], NULL, mt_run, &jobs[t]) == 0);
+        }
+        for (int t = 0; t < 4; t++) {
+            pthread_join(th[t], NULL);
+            CHECK_EQ_INT(jobs[t].mismatches, 0);
+        }
+        free(want);
+        tok_free(vs[k]);
+    }
+    free(text);
+}
+
 /* malformed tokenizer metadata is refused with a message naming the key */
 TEST(bad_metadata_is_an_error)
 {
@@ -539,5 +591,5 @@ TEST(regex_limits_on_long_words)
 TESTS(T(spm_merges_by_score_and_byte_fallback), T(special_tokens_parse), T(eog_ids), T(bpe_merges), T(wpm_basic),
       T(detok_streams_whole_characters), T(bpe_round_trip), T(all_pre_tokenizers_compile),
       T(unknown_pre_is_an_error), T(encode_cap_and_needed), T(hostile_input), T(regex_limits_on_long_words),
-      T(bad_metadata_is_an_error));
+      T(bad_metadata_is_an_error), T(shared_between_threads));
 TEST_MAIN()
