@@ -332,7 +332,10 @@ static bool contains(tctx *x, tv container, tv item)
                 return true;
         return false;
     case TV_DICT:
-    case TV_NS: return td_get(container.d, item) != NULL;
+    case TV_NS:
+        if (item.t == TV_LIST || item.t == TV_DICT || item.t == TV_NS)
+            tx_fail(x, "unhashable type: '%s'", tv_type_name(item));
+        return td_get(container.d, item) != NULL;
     default: tx_fail(x, "argument of type '%s' is not iterable", tv_type_name(container));
     }
 }
@@ -509,8 +512,11 @@ static tv arith(tctx *x, int op, tv a, tv b)
             return tv_int(op == OP_MOD ? m : q);
         }
         case OP_POW: {
-            if (j < 0)
+            if (j < 0) {
+                if (i == 0)
+                    tx_fail(x, "0.0 cannot be raised to a negative power");
                 return tv_float(pow((double)i, (double)j));
+            }
             int64_t acc = 1;
             for (int64_t e = 0; e < j; e++) {
                 if (__builtin_mul_overflow(acc, i, &acc))
@@ -542,7 +548,12 @@ static tv arith(tctx *x, int op, tv a, tv b)
             m += q;
         return tv_float(m);
     }
-    case OP_POW: return tv_float(pow(p, q));
+    case OP_POW:
+        if (p == 0 && q < 0)
+            tx_fail(x, "0.0 cannot be raised to a negative power");
+        if (p < 0 && q != floor(q))
+            tx_fail(x, "a negative number raised to a fractional power is complex");
+        return tv_float(pow(p, q));
     default: bad_operands(x, opname, a, b);
     }
 }

@@ -416,6 +416,8 @@ static tv f_float(tctx *x, tv v, const targv *a)
 {
     tv def = targ(a, 0, "default", tv_float(0.0));
     double d;
+    if (v.t == TV_UNDEF)
+        tx_fail(x, "'%s' is undefined", v.uname ? v.uname : "value");
     if (v.t == TV_FLOAT)
         return v;
     if (v.t == TV_INT || v.t == TV_BOOL)
@@ -429,6 +431,8 @@ static tv f_int(tctx *x, tv v, const targv *a)
 {
     tv def = targ(a, 0, "default", tv_int(0));
     int64_t base = tf_want_int(x, targ(a, 1, "base", tv_int(10)), "base");
+    if (v.t == TV_UNDEF)
+        tx_fail(x, "'%s' is undefined", v.uname ? v.uname : "value");
     if (v.t == TV_INT)
         return v;
     if (v.t == TV_BOOL)
@@ -478,7 +482,9 @@ static tv f_format(tctx *x, tv v, const targv *a)
 
 static tv f_indent(tctx *x, tv v, const targv *a)
 {
-    tv s = tf_str_of(x, v);
+    if (v.t != TV_STR) /* jinja2 appends "\n" to the value: only strings survive that */
+        tx_fail(x, v.t == TV_UNDEF ? "indent of an undefined value" : "indent needs a string, not %s", tv_type_name(v));
+    tv s = v;
     tv w = targ(a, 0, "width", tv_int(4));
     bool first = tv_truthy(targ(a, 1, "first", tv_bool(false)));
     bool blank = tv_truthy(targ(a, 2, "blank", tv_bool(false)));
@@ -810,7 +816,21 @@ static tv f_trim(tctx *x, tv v, const targv *a)
 
 static tv f_truncate(tctx *x, tv v, const targv *a)
 {
-    tv s = tf_str_of(x, v);
+    if (v.t == TV_UNDEF)
+        return v; /* len(Undefined) is 0: returned as is */
+    if (v.t == TV_LIST || v.t == TV_TUPLE || v.t == TV_DICT) {
+        /* jinja2 measures len(value) and returns a short value as it is */
+        size_t n = v.t == TV_DICT ? v.d->n : v.l->n;
+        tv lw = targ(a, 3, "leeway", tv_none());
+        int64_t limit = tf_want_int(x, targ(a, 0, "length", tv_int(255)), "length") +
+                        (lw.t == TV_NONE || lw.t == TV_UNDEF ? 5 : tf_want_int(x, lw, "leeway"));
+        if ((int64_t)n <= limit)
+            return v;
+        tx_fail(x, "truncate needs a string, not %s", tv_type_name(v));
+    }
+    if (v.t != TV_STR)
+        tx_fail(x, "object of type '%s' has no len()", tv_type_name(v));
+    tv s = v;
     int64_t length = tf_want_int(x, targ(a, 0, "length", tv_int(255)), "length");
     bool killwords = tv_truthy(targ(a, 1, "killwords", tv_bool(false)));
     tv end = tf_str_of(x, targ(a, 2, "end", tv_cstr("...")));
@@ -820,7 +840,7 @@ static tv f_truncate(tctx *x, tv v, const targv *a)
     if (length < endn)
         tx_fail(x, "expected length >= %lld, got %lld", (long long)endn, (long long)length);
     if (n <= length + leeway)
-        return s;
+        return v; /* jinja2 returns the value itself, not its string */
     size_t cut = tv_utf8_offset(s.s.p, s.s.n, (size_t)(length - endn));
     tv head = tv_strn(s.s.p, cut);
     if (!killwords) {
@@ -881,7 +901,8 @@ static bool t_boolean(tctx *x, tv v, const targv *a) { return v.t == TV_BOOL; }
 static bool t_true(tctx *x, tv v, const targv *a) { return v.t == TV_BOOL && v.b; }
 static bool t_false(tctx *x, tv v, const targv *a) { return v.t == TV_BOOL && !v.b; }
 static bool t_mapping(tctx *x, tv v, const targv *a) { return v.t == TV_DICT; }
-static bool t_callable(tctx *x, tv v, const targv *a) { return v.t == TV_FUNC; }
+/* Undefined is callable in jinja2 (calling it fails), so it passes too. */
+static bool t_callable(tctx *x, tv v, const targv *a) { return v.t == TV_FUNC || v.t == TV_UNDEF; }
 static bool t_escaped(tctx *x, tv v, const targv *a) { return v.t == TV_STR && v.safe; }
 
 static bool t_iterable(tctx *x, tv v, const targv *a)
@@ -949,17 +970,36 @@ static bool t_in(tctx *x, tv v, const targv *a)
     }
 }
 
-static bool t_odd(tctx *x, tv v, const targv *a) { return tf_want_int(x, v, "odd test value") % 2 != 0; }
-static bool t_even(tctx *x, tv v, const targv *a) { return tf_want_int(x, v, "even test value") % 2 == 0; }
+/* value % 2 with Python's sign rule, for ints and floats. */
+static double py_mod(tctx *x, tv v, double m, const char *what)
+{
+    if (!tv_is_num(v))
+        tx_fail(x, "%s: unsupported operand type for %%: '%s'", what, tv_type_name(v));
+    if (v.t != TV_FLOAT) {
+        int64_t i = v.t == TV_INT ? v.i : v.b, j = (int64_t)m;
+        if (j == -1)
+            return 0;
+        int64_t r = i % j;
+        return (double)(r != 0 && ((r < 0) != (j < 0)) ? r + j : r);
+    }
+    double r = fmod(v.f, m);
+    return r != 0 && ((r < 0) != (m < 0)) ? r + m : r;
+}
+
+static bool t_odd(tctx *x, tv v, const targv *a) { return py_mod(x, v, 2, "odd") == 1; }
+static bool t_even(tctx *x, tv v, const targv *a) { return py_mod(x, v, 2, "even") == 0; }
 
 static bool t_divisibleby(tctx *x, tv v, const targv *a)
 {
-    int64_t d = tf_want_int(x, test_arg(x, a, "divisibleby"), "divisor");
-    if (d == 0)
+    tv d = test_arg(x, a, "divisibleby");
+    if (!tv_is_num(d))
+        tx_fail(x, "divisibleby needs a number, not %s", tv_type_name(d));
+    if (tv_num(d) == 0)
         tx_fail(x, "integer division or modulo by zero");
-    if (d == -1)
-        return true;
-    return tf_want_int(x, v, "value") % d == 0;
+    if (d.t == TV_FLOAT || v.t == TV_FLOAT)
+        return py_mod(x, tv_float(tv_num(v)), tv_num(d), "divisibleby") == 0;
+    int64_t n = d.t == TV_INT ? d.i : d.b;
+    return n == -1 || py_mod(x, v, (double)n, "divisibleby") == 0;
 }
 
 bool tf_t_lower(tctx *x, tv v, const targv *a)
