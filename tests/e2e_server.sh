@@ -294,6 +294,12 @@ expect "chat after start" 200 'd["usage"]["completion_tokens"] >= 1'
 kill -TERM "$spid"; wait "$spid"; rc=$?
 [ "$rc" = 0 ] && ok "second server exits 0" || bad "second server exit" "rc $rc"
 
+# A sanitizer build reports here; a release build never writes these words.
+if grep -l "runtime error\|AddressSanitizer\|LeakSanitizer" "$tmp"/*.err 2>/dev/null; then
+  bad "sanitizers" "$(grep -h -A5 "runtime error\|Sanitizer" "$tmp"/*.err | head -20)"
+else
+  ok "no sanitizer reports in the server logs"
+fi
 echo "e2e_server: $(python3 -c "print(round($(date +%s.%N) - $t0, 1))") s"
 echo "$passes passed, $fails failed"
 [ "$fails" -eq 0 ]
