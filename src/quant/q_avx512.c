@@ -192,6 +192,54 @@ Q512I void dec_q4_K(const void *blk, kdec *o, bool five)
     kdec_scales(o, S16, M16, dmin);
 }
 
+/*
+ * Q4_K for the few-token kernel, in a cheaper order: u[2h] = low nibbles of
+ * qs[64h..64h+63] (elements 128h+0..31 and 128h+64..95), u[2h+1] = their high
+ * nibbles (128h+32..63, 128h+96..127); the activations are permuted to match
+ * (xperm_q4k). Scales and the offset term as dec_q4_K.
+ */
+Q512I void dec_q4_K_perm(const block_q4_K *b, kdec *o)
+{
+    const __m128i v = _mm_loadu_si128((const __m128i *)b->scales);
+    const __m128i A = _mm_srlv_epi32(_mm_shuffle_epi32(v, _MM_SHUFFLE(2, 1, 2, 0)), _mm_set_epi32(4, 0, 0, 0));
+    const __m128i B = _mm_shuffle_epi32(v, _MM_SHUFFLE(1, 1, 0, 0));
+    const __m128i slo = _mm_and_si128(A, _mm_set_epi32(0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f));
+    const __m128i shi = _mm_and_si128(_mm_slli_epi32(_mm_and_si128(_mm_srli_epi32(B, 6), _mm_set1_epi32(0x03030303)), 4),
+                                      _mm_set_epi32(-1, 0, -1, 0));
+    const __m512i sm = _mm512_castsi256_si512(_mm256_cvtepu8_epi16(_mm_or_si128(slo, shi)));
+    static const int16_t pidx[4][32] __attribute__((aligned(64))) = {
+        {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2},
+        {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3},
+        {4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6},
+        {5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7}};
+    static const int16_t dupm[16] __attribute__((aligned(32))) = {8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15};
+    const __m512i m4 = _mm512_set1_epi8(0xF);
+    UNROLL
+    for (int h = 0; h < 2; h++) {
+        __m512i q = _mm512_loadu_si512(b->qs + 64 * h);
+        o->u[2 * h] = _mm512_and_si512(q, m4);
+        o->u[2 * h + 1] = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
+    }
+    UNROLL
+    for (int c = 0; c < 4; c++)
+        o->sc[c] = _mm512_permutexvar_epi16(_mm512_load_si512(pidx[c]), sm);
+    const __m256i M16 = _mm256_permutexvar_epi16(_mm256_load_si256((const __m256i *)dupm), _mm512_castsi512_si256(sm));
+    o->d = h2f(b->d);
+    o->dminm = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi16_epi32(M16)), _mm512_set1_ps(h2f(b->dmin)));
+}
+
+/* The activations of one Q8_K block in dec_q4_K_perm's order. */
+Q512I void xperm_q4k(const int8_t *qs, __m512i xv[4])
+{
+    const __m512i lo = _mm512_setr_epi64(0, 1, 2, 3, 8, 9, 10, 11), hi = _mm512_setr_epi64(4, 5, 6, 7, 12, 13, 14, 15);
+    UNROLL
+    for (int h = 0; h < 2; h++) {
+        __m512i a = _mm512_loadu_si512(qs + 128 * h), b = _mm512_loadu_si512(qs + 128 * h + 64);
+        xv[2 * h] = _mm512_permutex2var_epi64(a, lo, b);
+        xv[2 * h + 1] = _mm512_permutex2var_epi64(a, hi, b);
+    }
+}
+
 Q512I void dec_q6_K(const block_q6_K *b, kdec *o)
 {
     const __m512i m4 = _mm512_set1_epi8(0xF);
@@ -360,6 +408,7 @@ Q512I void kdirect_tile(const uint32_t type, const uint8_t *const *wr, size_t wn
                         const block_q8_K *const *xt, const int nt, float res[RT][TT])
 {
     const bool dp = type == GGML_TYPE_IQ4_XS;
+    const bool perm = type == GGML_TYPE_Q4_K && nt <= 2; /* permuted activations stay in registers */
     __m512 acc[RT][TT];
     UNROLL
     for (int r = 0; r < RT; r++)
@@ -367,6 +416,12 @@ Q512I void kdirect_tile(const uint32_t type, const uint8_t *const *wr, size_t wn
         for (int t = 0; t < nt; t++)
             acc[r][t] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nbt; b++) {
+        __m512i xp[2][4];
+        if (perm) {
+            UNROLL
+            for (int t = 0; t < nt; t++)
+                xperm_q4k(xt[t][b].qs, xp[t]);
+        }
         __m512 bs[TT];
         UNROLL
         for (int t = 0; t < nt; t++)
@@ -380,14 +435,17 @@ Q512I void kdirect_tile(const uint32_t type, const uint8_t *const *wr, size_t wn
             _mm_prefetch((const char *)(wr[r] + wnext + (size_t)b * bsz), _MM_HINT_T0);
             _mm_prefetch((const char *)(wr[r] + wnext + (size_t)b * bsz + 64), _MM_HINT_T0);
             _mm_prefetch((const char *)(wr[r] + wnext + (size_t)b * bsz + 128), _MM_HINT_T0);
-            kdecode(type, wr[r] + (size_t)b * bsz, &k);
+            if (perm)
+                dec_q4_K_perm((const block_q4_K *)(wr[r] + (size_t)b * bsz), &k);
+            else
+                kdecode(type, wr[r] + (size_t)b * bsz, &k);
             UNROLL
             for (int t = 0; t < nt; t++) {
                 const block_q8_K *x = xt[t] + b;
                 __m512i is = _mm512_setzero_si512();
                 UNROLL
                 for (int c = 0; c < 4; c++) {
-                    __m512i xv = _mm512_loadu_si512(x->qs + 64 * c);
+                    __m512i xv = perm ? xp[t < 2 ? t : 0][c] : _mm512_loadu_si512(x->qs + 64 * c);
                     if (dp)
                         is = _mm512_add_epi32(
                             is, _mm512_mullo_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), k.u[c], xv), k.sc[c]));
