@@ -26,6 +26,8 @@ bad() { echo "FAIL $1"; fails=$((fails + 1)); }
 check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
 j() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 export JANC_LOG=error
+# the test server is on loopback: a proxy from the environment must not be asked
+export no_proxy=127.0.0.1,localhost NO_PROXY=127.0.0.1,localhost
 
 "$JANC" --data-dir "$D" models pull "$URL/slow/tiny.gguf" --id slow >"$T/out" 2>"$T/err"; rc=$?
 check "pull exits 0 and prints the id" "[ $rc = 0 ] && [ \"\$(cat '$T/out')\" = slow ]"

@@ -382,6 +382,9 @@ static void setup(void)
 
 int main(int argc, char **argv)
 {
+    /* the test server is on loopback: a proxy from the environment must not be asked */
+    setenv("no_proxy", "127.0.0.1,localhost", 1);
+    setenv("NO_PROXY", "127.0.0.1,localhost", 1);
     setup();
     if (!start_server()) {
         fprintf(stderr, "SKIP: python3 or tests/helpers/dl_server.py is not available\n");
