@@ -2,11 +2,14 @@
  * test_quant.c — unit tests of the quant layer: fp16/bf16 conversions,
  * hand-built blocks whose values the layout defines, quantize→dequantize
  * error bounds for every type, and every CPU path of q_gemm against a
- * double-precision reference, for several shapes.
+ * double-precision reference, for several shapes; q_quantize_file errors
+ * and conversions from quantized input (no shared data needed).
  */
 #include "harness.h"
 
 #include "base/jc.h"
+#include "gguf/gguf.h"
+#include "quant/q_file.h"
 #include "quant/q_int.h"
 #include "quant/quant.h"
 
@@ -386,6 +389,89 @@ TEST(gemm_all_paths)
     gemm_case(GGML_TYPE_BF16, 3, 45, 3, "odd n");
 }
 
+/* Bad input: an unknown type name, a file that is not GGUF, a missing file: errors, no output. */
+TEST(quantize_file_errors)
+{
+    CHECK(q_ftype_find("Q4_K")->ftype == 15);
+    CHECK(q_ftype_find("q8_0") != NULL);
+    CHECK(q_ftype_find("Q9_9") == NULL);
+    CHECK(q_ftype_find("IQ2_XXS") == NULL);
+    char *tmp = test_tmpdir();
+    char bad[4200], out[4200];
+    snprintf(bad, sizeof bad, "%s/bad.gguf", tmp);
+    snprintf(out, sizeof out, "%s/out.gguf", tmp);
+    FILE *fp = fopen(bad, "wb");
+    REQUIRE(fp);
+    fputs("GGUF but not really", fp);
+    fclose(fp);
+    jc_err err = {{0}};
+    CHECK(q_quantize_file(bad, out, q_ftype_find("Q8_0"), 1, NULL, &err) == -1);
+    CHECKF(strstr(err.msg, "bad.gguf") != NULL, "error names the file: %s", err.msg);
+    CHECK(access(out, F_OK) != 0);
+    CHECK(q_quantize_file("/nonexistent/x.gguf", out, q_ftype_find("Q8_0"), 1, NULL, &err) == -1);
+    unlink(bad);
+    rmdir(tmp);
+    free(tmp);
+}
+
+/*
+ * Conversions from quantized input: Q8_0 -> F32 gives exactly the Q8_0
+ * dequantized values (1-D tensors untouched); a tensor of a type janc
+ * cannot run is an error naming the tensor and its type.
+ */
+TEST(quantize_file_from_quantized)
+{
+    char *tmp = test_tmpdir();
+    char in[4200], out[4200];
+    snprintf(in, sizeof in, "%s/in.gguf", tmp);
+    snprintf(out, sizeof out, "%s/out.gguf", tmp);
+    enum { N = 64, R = 3 };
+    float x[N * R], norm[N];
+    for (int i = 0; i < N * R; i++)
+        x[i] = sinf((float)i * 0.37f) * 2.0f;
+    for (int i = 0; i < N; i++)
+        norm[i] = 1.0f + (float)i / N;
+    uint8_t q8[R * (N / 32) * 34];
+    REQUIRE(q_quantize_row(GGML_TYPE_Q8_0, x, q8, N * R) == 0);
+    jc_err err = {{0}};
+    gguf_writer *w = gguf_writer_new(3);
+    gguf_writer_set_str(w, "general.architecture", "llama");
+    int64_t ne2[2] = {N, R}, ne1[1] = {N};
+    CHECK(gguf_writer_add_tensor(w, "blk.0.attn_q.weight", GGML_TYPE_Q8_0, 2, ne2, q8, sizeof q8, &err) == 0);
+    CHECK(gguf_writer_add_tensor(w, "blk.0.attn_norm.weight", GGML_TYPE_F32, 1, ne1, norm, sizeof norm, &err) == 0);
+    REQUIRE(gguf_writer_write(w, in, &err) == 0);
+    gguf_writer_free(w);
+    REQUIRE(q_quantize_file(in, out, q_ftype_find("F32"), 2, NULL, &err) == 0);
+    gguf_file *f = gguf_open(out, &err);
+    REQUIRE(f);
+    const gguf_tensor *t = gguf_find_tensor(f, "blk.0.attn_q.weight");
+    REQUIRE(t && t->type == GGML_TYPE_F32);
+    float want[N * R];
+    q_dequant_row(GGML_TYPE_Q8_0, q8, want, N * R);
+    CHECK(!memcmp(t->data, want, sizeof want));
+    const gguf_tensor *nt = gguf_find_tensor(f, "blk.0.attn_norm.weight");
+    CHECK(nt && nt->type == GGML_TYPE_F32 && !memcmp(nt->data, norm, sizeof norm));
+    uint64_t ft = 99;
+    CHECK(gguf_get_u64(f, "general.file_type", &ft) && ft == 0);
+    gguf_close(f);
+    unlink(out);
+
+    /* a 2-D weight of a type janc cannot convert */
+    uint8_t junk[66 * R] = {0};
+    int64_t ne3[2] = {256, R};
+    w = gguf_writer_new(3);
+    CHECK(gguf_writer_add_tensor(w, "blk.0.ffn_up.weight", GGML_TYPE_IQ2_XXS, 2, ne3, junk, sizeof junk, &err) == 0);
+    REQUIRE(gguf_writer_write(w, in, &err) == 0);
+    gguf_writer_free(w);
+    CHECK(q_quantize_file(in, out, q_ftype_find("Q8_0"), 1, NULL, &err) == -1);
+    CHECKF(strstr(err.msg, "blk.0.ffn_up.weight") && strstr(err.msg, "IQ2_XXS"), "error: %s", err.msg);
+    CHECK(access(out, F_OK) != 0);
+    unlink(in);
+    rmdir(tmp);
+    free(tmp);
+}
+
 TESTS(T(traits_match_gguf), T(half_conversions), T(dequant_hand_blocks_32), T(dequant_hand_blocks_k),
-      T(round_trip_error), T(activation_formats), T(gemm_all_paths));
+      T(round_trip_error), T(activation_formats), T(gemm_all_paths), T(quantize_file_errors),
+      T(quantize_file_from_quantized));
 TEST_MAIN()
