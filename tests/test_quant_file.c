@@ -4,8 +4,9 @@
  * to within its type's error range of the same tensor in syn-a-f32.gguf
  * (a wrong bit position or scale packing gives errors of order 1, not of
  * the format's rounding), and quantizing the f32 tensor with janc's
- * reference quantizer reproduces llama.cpp's bytes block for block.
- * Needs ../shared/testdata (skips visibly without it).
+ * reference quantizer reproduces llama.cpp's bytes block for block; and
+ * q_quantize_file (janc quantize) on syn-a-f32.gguf makes llama.cpp's files
+ * tensor for tensor (types and bytes) for 8 mixes. Needs ../shared/testdata (skips visibly without it).
  */
 #include "harness.h"
 
