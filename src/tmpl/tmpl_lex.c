@@ -458,6 +458,8 @@ void tmpl_lex(tarena *a, const char *src, size_t len, ttokens *out)
         }
         char rawmod;
         size_t after_raw = kind == '%' ? match_word_tag(&L, body, "raw", &rawmod) : 0;
+        if (after_raw && rawmod == '+')
+            after_raw = 0; /* jinja2 has no "raw +%}": it is an unknown tag */
         if (after_raw) {
             advance(&L, after_raw);
             if (rawmod == '-')
