@@ -698,6 +698,43 @@ TEST(model_json_symlink_refused)
     free(models);
 }
 
+/* Listing is served from memory: a GGUF spoiled after the scan does not change the listing
+   (it is not reopened); a rescan notices the change (its size and mtime key the cache) and
+   a model file that was read and is not a GGUF puts the model in the error state. */
+TEST(listing_from_memory)
+{
+    char *models, *d = fresh_data(&models);
+    char *dir = pathf(models, "mem", NULL);
+    mkdir(dir, 0755);
+    char *g = pathf(dir, "mem.gguf", NULL), *mj = pathf(dir, "model.json", NULL);
+    REQUIRE(fx_gguf(g, "llama", "Mem", 512) == 0);
+    fx_write(mj, "{\"source_url\": \"x\"}"); /* no metadata: the GGUF facts come from the file */
+    jc_err err = {0};
+    store *s = store_open(d, &err);
+    REQUIRE(s);
+    CHECK(state_is(s, "mem", "ready"));
+    fx_write(g, "garbage now");
+    for (int i = 0; i < 3; i++) {
+        json_t *l = store_list_json(s);
+        json_t *m = json_array_get(json_object_get(l, "data"), 0);
+        CHECK(m && jstr(m, "metadata", "quantization") && !strcmp(jstr(m, "metadata", "quantization"), "F32"));
+        json_decref(l);
+    }
+    store_rescan(s);
+    json_t *m = store_get_json(s, "mem");
+    REQUIRE(m);
+    CHECK_STR(jstr(m, "state", NULL), "error"); /* reread: the garbage is not a GGUF */
+    CHECK(strstr(jstr(m, "error", NULL), "mem/mem.gguf") != NULL);
+    json_decref(m);
+    store_close(s);
+    free(g);
+    free(mj);
+    free(dir);
+    fx_rm_rf(d);
+    free(d);
+    free(models);
+}
+
 /* The watcher: a file dropped in is imported once complete, a hand edit reloads, a removed folder goes. */
 TEST(watch_live)
 {
@@ -782,5 +819,5 @@ TESTS(T(open_creates_folder), T(minimal_folder_and_states), T(bad_model_json_is_
       T(drop_in_import_and_clashes), T(non_gguf_and_incomplete_left_alone), T(folder_without_model_json_and_mmproj),
       T(split_shards_one_model), T(import_modes_and_ids), T(symlinks_hostile), T(huge_model_json_refused),
       T(unreadable_model_json), T(update_keeps_shape), T(jan_folder_as_is), T(split_shards_arrive_late), T(model_json_symlink_refused),
-      T(watch_live));
+      T(listing_from_memory), T(watch_live));
 TEST_MAIN()

@@ -499,6 +499,13 @@ static smodel *load_folder(store *s, const char *id, bool may_write)
         json_t *md = json_object_get(m->raw, "metadata");
         if (m->file_present && (!json_is_object(md) || !json_object_get(md, "quantization"))) {
             const store_ginfo *g = store_gcache_get(&s->gc, mp, &err);
+            if (!g) {
+                /* we looked, and the model file is not a usable GGUF */
+                m->error = jc_xasprintf("%s/%s: %s", id, ref, err.msg);
+                jc_warn("%s", m->error);
+                free(mp);
+                goto fail_entry;
+            }
             if (g) {
                 enriched = json_deep_copy(m->raw);
                 json_t *emd = json_object_get(enriched, "metadata");
