@@ -134,6 +134,16 @@ TEST(limit_steps)
     CHECKF(jc_now() - t0 < 10.0, "took %.3f s", jc_now() - t0);
 }
 
+/* Proves: a loop whose every step is slow is stopped by the time limit. */
+TEST(limit_time)
+{
+    tmpl_limits lim = {.max_seconds = 0.2};
+    double t0 = jc_now();
+    EXPECT_ERR("{% set big = 'x' * 2000000 %}{% for i in range(100000) %}{{ big.count('y') }}{% endfor %}", NULL, &lim,
+               "running for 0.2 s");
+    CHECKF(jc_now() - t0 < 2.0, "took %.3f s", jc_now() - t0);
+}
+
 /* Proves: unbounded macro recursion is stopped by the depth limit. */
 TEST(limit_recursion)
 {
@@ -248,5 +258,5 @@ TEST(real_templates)
 }
 
 TESTS(T(values_and_printing), T(whitespace), T(control_flow), T(tojson), T(strftime_now), T(errors_name_the_line),
-      T(limit_huge_range), T(limit_steps), T(self_reference), T(limit_recursion), T(limit_output), T(real_templates));
+      T(limit_huge_range), T(limit_steps), T(limit_time), T(self_reference), T(limit_recursion), T(limit_output), T(real_templates));
 TEST_MAIN()

@@ -14,8 +14,8 @@
  * immutable and may be rendered by several threads at once.
  *
  * Templates are untrusted input: rendering is bounded in output size, in
- * evaluation steps (loop iterations, calls) and in nesting depth; every error
- * names the template line (and column for syntax errors).
+ * evaluation steps (loop iterations, calls), in nesting depth, in memory and
+ * in time; every error names the template line (and column for syntax errors).
  */
 #ifndef TMPL_H
 #define TMPL_H
@@ -29,11 +29,13 @@ typedef struct tmpl_limits {
     size_t max_output;  /* bytes of output; default TMPL_DEFAULT_MAX_OUTPUT */
     uint64_t max_steps; /* loop iterations + calls + output writes; default TMPL_DEFAULT_MAX_STEPS */
     unsigned max_depth; /* nesting of macro calls / evaluation recursion; default TMPL_DEFAULT_MAX_DEPTH */
+    double max_seconds; /* wall-clock time of one render (checked at every step); default TMPL_DEFAULT_MAX_SECONDS */
 } tmpl_limits;
 
 #define TMPL_DEFAULT_MAX_OUTPUT ((size_t)4 << 20)
 #define TMPL_DEFAULT_MAX_STEPS ((uint64_t)1000000)
 #define TMPL_DEFAULT_MAX_DEPTH 100u
+#define TMPL_DEFAULT_MAX_SECONDS 10.0
 
 typedef struct tmpl tmpl;
 

@@ -44,6 +44,8 @@ void tx_step(tctx *x)
     if (++x->steps > x->lim.max_steps)
         tx_fail(x, "template stopped after %llu loop iterations and calls (the limit)",
                 (unsigned long long)x->lim.max_steps);
+    if (jc_now() > x->deadline)
+        tx_fail(x, "template stopped after running for %.1f s (the limit)", x->lim.max_seconds);
 }
 
 static void enter(tctx *x)
@@ -1104,6 +1106,8 @@ char *tmpl_render(const tmpl *t, const json_t *vars, const tmpl_limits *lim, siz
     x->lim.max_output = lim && lim->max_output ? lim->max_output : TMPL_DEFAULT_MAX_OUTPUT;
     x->lim.max_steps = lim && lim->max_steps ? lim->max_steps : TMPL_DEFAULT_MAX_STEPS;
     x->lim.max_depth = lim && lim->max_depth ? lim->max_depth : TMPL_DEFAULT_MAX_DEPTH;
+    x->lim.max_seconds = lim && lim->max_seconds > 0 ? lim->max_seconds : TMPL_DEFAULT_MAX_SECONDS;
+    x->deadline = jc_now() + x->lim.max_seconds;
     size_t budget = x->lim.max_output * 16;
     if (budget < ((size_t)256 << 20))
         budget = (size_t)256 << 20;

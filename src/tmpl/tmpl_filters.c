@@ -271,8 +271,8 @@ static tv f_batch(tctx *x, tv v, const targv *a)
 {
     int64_t n = tf_want_int(x, targ(a, 0, "linecount", tv_undef(NULL)), "batch size");
     tv fill = targ(a, 1, "fill_with", tv_undef(NULL));
-    if (n <= 0)
-        tx_fail(x, "batch size must be positive");
+    if (n <= 0 || (uint64_t)n > x->lim.max_steps)
+        tx_fail(x, "batch size must be from 1 to %llu", (unsigned long long)x->lim.max_steps);
     tlist *items = tx_iter(x, v);
     tv out = tf_new_list(x), cur = tf_new_list(x);
     for (size_t i = 0; i < items->n; i++) {

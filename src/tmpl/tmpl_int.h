@@ -229,7 +229,8 @@ typedef struct tctx {
     unsigned macro_depth; /* macro calls in progress */
     int line;
     tframe *globals;
-    int64_t now; /* strftime_now time, unix seconds */
+    int64_t now;     /* strftime_now time, unix seconds */
+    double deadline; /* jc_now() past which the render stops */
 } tctx;
 
 /* Stops the render: "line L: msg" into ctx->err, then longjmp. */
