@@ -138,10 +138,19 @@ static int build_text_table(tok_vocab *v, jc_err *err)
     if (!v->h)
         return -1;
     memset(v->h, 0xff, ((size_t)v->h_mask + 1) * sizeof *v->h);
+    /* hashes first, so each slot can be prefetched a few tokens ahead */
+    uint32_t *hs = jc_try_malloc((size_t)v->n * sizeof *hs, err);
+    if (!hs)
+        return -1;
+    for (int32_t id = 0; id < v->n; id++)
+        hs[id] = tok_hash(v->text_pool + v->tok_off[id], v->tok_off[id + 1] - v->tok_off[id]);
+    enum { AHEAD = 16 };
     for (int32_t id = 0; id < v->n; id++) {
+        if (id + AHEAD < v->n)
+            __builtin_prefetch(&v->h[hs[id + AHEAD] & v->h_mask], 1);
         size_t l;
         const char *t = tok_str(v, id, &l);
-        uint32_t h = tok_hash(t, l);
+        uint32_t h = hs[id];
         uint32_t i = h & v->h_mask;
         bool dup = false;
         for (; v->h[i].id >= 0; i = (i + 1) & v->h_mask) {
@@ -154,6 +163,7 @@ static int build_text_table(tok_vocab *v, jc_err *err)
             continue;
         v->h[i] = (tok_hslot){h, id, v->tok_off[id], (uint32_t)l};
     }
+    free(hs);
     return 0;
 }
 
@@ -241,8 +251,8 @@ static int load_merges(tok_vocab *v, const gguf_file *f, jc_err *err)
             keys[r] = (((uint64_t)(uint32_t)a << 32) | (uint32_t)b) + 1;
         }
         for (size_t r = 0; r < nb; r++) {
-            if (r + AHEAD < nb && keys[r + AHEAD])
-                __builtin_prefetch(&v->m[tok_mhash(keys[r + AHEAD]) & v->m_mask]);
+            if (r + 2 * AHEAD < nb && keys[r + 2 * AHEAD])
+                __builtin_prefetch(&v->m[tok_mhash(keys[r + 2 * AHEAD]) & v->m_mask], 1);
             uint64_t key = keys[r];
             if (!key)
                 continue;
