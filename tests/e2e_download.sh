@@ -38,6 +38,12 @@ check "the model is ready with its sha256 and GGUF facts" \
   "[ \"\$(j 'd[\"state\"], d[\"metadata\"][\"sha256\"], d[\"name\"]' <'$T/m.json')\" = 'ready $sha Tiny DL' ]"
 check "the file is in place, no .part" "cmp -s '$T/files/tiny.gguf' '$D/models/slow/tiny.gguf' && [ ! -e '$D/models/slow/tiny.gguf.part' ]"
 
+if command -v script >/dev/null; then
+  # on a terminal: a progress bar redrawn with \r, bytes, percent, speed, time left
+  script -qec "'$JANC' --data-dir '$D' models pull '$URL/slow/tiny.gguf' --id onatty" /dev/null >"$T/tty" 2>&1
+  check "a terminal gets a progress bar" "grep -q \$'\\r' '$T/tty' && grep -q '\\[=*>' '$T/tty' && grep -q 'ETA' '$T/tty'"
+fi
+
 "$JANC" --data-dir "$D" models pull "$URL/404/tiny.gguf" --id gone 2>"$T/err"; rc=$?
 check "a 404 exits 1 and names the status" "[ $rc = 1 ] && grep -q 'HTTP 404' '$T/err'"
 
