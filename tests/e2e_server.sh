@@ -204,7 +204,7 @@ expect "state running after use" 200 'd["state"] == "running"'
 req POST /v1/models/tiny/stop
 expect "stop" 200 'd["id"] == "tiny" and d["state"] != "running"'
 req PUT /v1/models/tiny/start -d '{"settings":{"ctx_len":256}}'
-expect "start with ctx_len override" 200 'd["state"] == "running"'
+expect "start with ctx_len override" 200 'd["state"] == "running" and d["settings"]["ctx_len"] == 256'
 post /v1/completions "{\"model\":\"tiny\",\"prompt\":[$(python3 -c 'print(",".join(["400"] * 300))')],\"max_tokens\":3}"
 expect "override took effect" 400 '"256" in d["error"]["message"]'
 req POST /v1/models/tiny/start -d '{"settings":{"ctx_len":"abc"}}'

@@ -5,6 +5,7 @@
  * shows each model's runtime state as the runner reports it.
  */
 #include "server/api_int.h"
+#include "server/http_json.h"
 
 #include <poll.h>
 #include <stdio.h>
@@ -40,13 +41,18 @@ static int reply_model(api_server *a, http_req *r, const char *id, unsigned stat
     json_t *m = store_get_json(a->st, id);
     if (!m)
         return http_reply_error(r, 404, "model", "model_not_found", "model '%s' not found", id);
+    runner_overlay(a->run, m);
     return http_reply_json(r, status, m);
 }
 
 int api_models_list(void *app, http_req *r)
 {
     api_server *a = app;
-    return http_reply_json(r, 200, store_list_json(a->st));
+    json_t *l = store_list_json(a->st);
+    size_t i;
+    json_t *m;
+    json_array_foreach(json_object_get(l, "data"), i, m) runner_overlay(a->run, m);
+    return http_reply_json(r, 200, l);
 }
 
 int api_models_get(void *app, http_req *r)
@@ -233,7 +239,7 @@ static ssize_t dl_read(void *cls, const http_peer *peer, char *buf, size_t cap)
             d->ended = true;
             continue;
         }
-        char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        char *s = http_json_dump(j, NULL);
         const char *state = json_string_value(json_object_get(j, "state"));
         bool running = state && !strcmp(state, "downloading");
         json_decref(j);

@@ -140,11 +140,12 @@ int http_reply_error(http_req *r, unsigned status, const char *param, const char
     json_t *j = http_error_json(status, param, code, msg);
     if (!j)
         return -1;
-    char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    size_t len = 0;
+    char *s = http_json_dump(j, &len);
     json_decref(j);
     if (!s)
         return -1;
-    struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(s), s, MHD_RESPMEM_MUST_FREE);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, s, MHD_RESPMEM_MUST_FREE);
     if (!resp) {
         free(s);
         return -1;
@@ -298,7 +299,7 @@ static void dispatch(http_req *r)
         char *msg = jc_xasprintf("%s is not allowed on %s (allowed: %s)", r->method, r->path, allow);
         json_object_set_new(json_object_get(j, "error"), "message", json_string(msg));
         free(msg);
-        char *sj = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        char *sj = http_json_dump(j, NULL);
         json_decref(j);
         if (!sj)
             return;

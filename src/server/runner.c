@@ -335,6 +335,21 @@ bool runner_is_running(runner *r, const char *id)
     return on;
 }
 
+void runner_overlay(runner *r, json_t *model)
+{
+    const char *id = json_string_value(json_object_get(model, "id"));
+    json_t *set = json_object_get(model, "settings");
+    if (!id || !json_is_object(set))
+        return;
+    pthread_mutex_lock(&r->mu);
+    entry *e = find(r, id);
+    if (e && e->state == E_RUNNING) {
+        json_object_set_new(set, "ctx_len", json_integer(e->pub.n_ctx));
+        json_object_set_new(set, "n_parallel", json_integer(e->pub.n_parallel));
+    }
+    pthread_mutex_unlock(&r->mu);
+}
+
 void runner_free(runner *r)
 {
     if (!r)

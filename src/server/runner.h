@@ -66,5 +66,12 @@ int runner_start(runner *r, const char *id, const json_t *settings, jc_err *err)
 int runner_stop(runner *r, const char *id);
 /* Whether id is running now. */
 bool runner_is_running(runner *r, const char *id);
+/*
+ * For a Model object (from the store) of a running model: sets
+ * settings.ctx_len and settings.n_parallel to the values it runs with
+ * (a start override, ctx_len capped at the training context). Other
+ * objects are left alone.
+ */
+void runner_overlay(runner *r, json_t *model);
 
 #endif
