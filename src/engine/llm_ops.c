@@ -139,11 +139,8 @@ void llm_ops_init(llm_ops *o)
 {
     *o = (llm_ops){dot_f32_c, dot_f16_c, axpy_f32_c, axpy_f16_c, to_f16_c, false};
 #ifdef LLM_X86
-    const char *force = getenv("JANC_CPU");
-    if (force && !strcmp(force, "scalar"))
-        return;
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
+    /* quant's AVX2 path needs AVX2+FMA+F16C, checked with cpuid/xgetbv, and honours $JANC_CPU */
+    if (q_get_path() != Q_PATH_SCALAR)
         *o = (llm_ops){dot_f32_avx2, dot_f16_avx2, axpy_f32_avx2, axpy_f16_avx2, to_f16_avx2, true};
 #endif
 }

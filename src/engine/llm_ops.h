@@ -3,8 +3,8 @@
  * matrix products (those are quant's q_gemm): dot products and axpy over
  * f32 and f16 rows (the KV cache), f32 -> f16 rows, RMSNorm, SiLU-gated
  * product, softmax. A table of function pointers is filled once per
- * context: AVX2+FMA+F16C when the CPU has them (and $JANC_CPU is not
- * "scalar"), else portable C. Private to the engine layer.
+ * context: AVX2+FMA+F16C when quant's CPU path is AVX2 or AVX-512 (so
+ * $JANC_CPU=scalar forces portable C here too). Private to the engine layer.
  */
 #ifndef LLM_OPS_H
 #define LLM_OPS_H
