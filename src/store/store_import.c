@@ -356,8 +356,13 @@ int store_drop_in(store *s, const char *name)
     jc_err err = {0};
     int rc = STORE_OK;
     struct stat st;
-    if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode)) {
-        rc = STORE_ENOENT; /* gone already, or a symlink/folder: not ours to move */
+    int lrc = lstat(path, &st);
+    if (lrc < 0 || !S_ISREG(st.st_mode)) {
+        /* gone already, or a symlink/folder: not ours to move (moving a link's target out of
+           wherever it lives would surprise) */
+        if (lrc == 0 && S_ISLNK(st.st_mode))
+            jc_warn("models/%s: a symlink, left alone; 'janc models import --link' imports one", name);
+        rc = STORE_ENOENT;
         goto out;
     }
     /* later shards move with their first: a later shard arriving retries the first */
