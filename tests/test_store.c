@@ -356,6 +356,23 @@ TEST(split_shards_one_model)
     CHECK(store_model_path(s, "big-model", &p, &err) == 0);
     CHECK(p && strstr(p, "big-model/Big-Model-00001-of-00003.gguf"));
     free(p);
+    /* imported from elsewhere by its first shard, linked: all three shards come along */
+    char ext[3][160];
+    for (int i = 0; i < 3; i++) {
+        snprintf(ext[i], sizeof ext[i], "%s/Ext-%05d-of-00003.gguf", d, i + 1);
+        REQUIRE(fx_gguf_ex(ext[i], "llama", "Ext", 2048, 16, i, 3, 3) == 0);
+    }
+    char *nid = NULL;
+    CHECK(store_import(s, ext[1], NULL, STORE_IMPORT_LINK, NULL, &err) == STORE_EINVAL); /* not the first */
+    CHECK(store_import(s, ext[0], NULL, STORE_IMPORT_LINK, &nid, &err) == 0);
+    CHECK_STR(nid, "ext");
+    free(nid);
+    for (int i = 0; i < 3; i++) {
+        char *lp = jc_xasprintf("%s/ext/Ext-%05d-of-00003.gguf", models, i + 1);
+        struct stat lst;
+        CHECK(lstat(lp, &lst) == 0 && S_ISLNK(lst.st_mode));
+        free(lp);
+    }
     store_close(s);
     fx_rm_rf(d);
     free(d);
