@@ -93,7 +93,8 @@ static int bench_vocab(const char *path, const char *text, size_t len, int runs)
         t0 = jc_now();
         int rc = tok_decode(v, ids, n_ids, TOK_DETOK_STRIP_FIRST, &out, &err);
         t_dec[r] = jc_now() - t0;
-        if (rc < 0 || (tok_model_kind(v) != TOK_MODEL_WPM && (out.len != len || memcmp(out.data, text, len) != 0)))
+        if (rc < 0 ||
+            (tok_model_kind(v) != TOK_MODEL_WPM && (out.len != len || memcmp(out.data, text, len) != 0)))
             fprintf(stderr, "warning: decode(encode(text)) differs from the text (rc %d)\n", rc);
         jc_buf_free(&out);
         free(ids);

@@ -55,8 +55,17 @@ static tok_vocab *tiny_spm(void)
         snprintf(names[i], sizeof names[i], "<0x%02X>", i);
         toks[n] = names[i], scores[n] = 0, types[n++] = 6;
     }
-    static const char *const words[] = {"\xe2\x96\x81", "a", "b", "\xe2\x96\x81" "a", "ab", "\xe2\x96\x81" "ab",
-                                        "\xe2\x96\x81\xe2\x96\x81", "<|im_end|>", "<u>"};
+    static const char *const words[] = {"\xe2\x96\x81",
+                                        "a",
+                                        "b",
+                                        "\xe2\x96\x81"
+                                        "a",
+                                        "ab",
+                                        "\xe2\x96\x81"
+                                        "ab",
+                                        "\xe2\x96\x81\xe2\x96\x81",
+                                        "<|im_end|>",
+                                        "<u>"};
     for (size_t i = 0; i < sizeof words / sizeof *words; i++)
         toks[n] = words[i], scores[n] = -(float)i, types[n++] = i == 7 ? 3 : i == 8 ? 4 : 1;
     gguf_writer *w = gguf_writer_new(3);
@@ -92,7 +101,8 @@ static tok_vocab *tiny_bpe(void)
             o[0] = (char)(0xc0 | (cp >> 6)), o[1] = (char)(0x80 | (cp & 0x3f)), o[2] = 0;
         toks[n] = o, types[n++] = 1;
     }
-    static const char *const words[] = {"he", "ll", "hell", "\xc4\xa0w", "<|endoftext|>", "<|im_start|>", "<|im_end|>"};
+    static const char *const words[] = {"he",           "ll",        "hell", "\xc4\xa0w", "<|endoftext|>",
+                                        "<|im_start|>", "<|im_end|>"};
     for (size_t i = 0; i < sizeof words / sizeof *words; i++)
         toks[n] = words[i], types[n++] = i >= 4 ? 3 : 1;
     static const char *const merges[] = {"h e", "l l", "he ll", "\xc4\xa0 w"};
@@ -108,8 +118,17 @@ static tok_vocab *tiny_bpe(void)
 
 static tok_vocab *tiny_wpm(void)
 {
-    static const char *const toks[] = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "\xe2\x96\x81" "play", "ing",
-                                       "\xe2\x96\x81" "!", "\xe2\x96\x81" "\xe4\xb8\xad"};
+    static const char *const toks[] = {"[PAD]",
+                                       "[UNK]",
+                                       "[CLS]",
+                                       "[SEP]",
+                                       "\xe2\x96\x81"
+                                       "play",
+                                       "ing",
+                                       "\xe2\x96\x81"
+                                       "!",
+                                       "\xe2\x96\x81"
+                                       "\xe4\xb8\xad"};
     int32_t types[8] = {3, 3, 3, 3, 1, 1, 1, 1};
     gguf_writer *w = gguf_writer_new(3);
     gguf_writer_set_str(w, "tokenizer.ggml.model", "bert");
@@ -145,7 +164,11 @@ static void check_utf8(const char *s, size_t n)
 {
     for (size_t p = 0; p < n;) {
         unsigned char c = (unsigned char)s[p];
-        size_t l = c < 0x80 ? 1 : c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+        size_t l = c < 0x80                 ? 1
+                   : c >= 0xc2 && c <= 0xdf ? 2
+                   : c >= 0xe0 && c <= 0xef ? 3
+                   : c >= 0xf0 && c <= 0xf4 ? 4
+                                            : 0;
         if (!l || p + l > n)
             abort();
         for (size_t k = 1; k < l; k++)

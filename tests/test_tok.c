@@ -61,15 +61,18 @@ static tok_vocab *spm_vocab(bool add_bos, jc_err *err)
         snprintf(spm_bytes[i], sizeof spm_bytes[i], "<0x%02X>", i);
         vb_add(&b, spm_bytes[i], 0, 6);
     }
-    vb_add(&b, "\xe2\x96\x81", -1, 1);        /* 259 */
-    vb_add(&b, "a", -2, 1);                    /* 260 */
-    vb_add(&b, "b", -2, 1);                    /* 261 */
-    vb_add(&b, "c", -2, 1);                    /* 262 */
-    vb_add(&b, "\xe2\x96\x81" "a", -3, 1);    /* 263 */
-    vb_add(&b, "ab", -1, 1);                   /* 264: scores better than ▁a */
-    vb_add(&b, "bc", -0.5f, 1);                /* 265: better still */
-    vb_add(&b, "<|im_end|>", 0, 3);            /* 266 */
-    vb_add(&b, "<u>", 0, 4);                   /* 267 */
+    vb_add(&b, "\xe2\x96\x81", -1, 1); /* 259 */
+    vb_add(&b, "a", -2, 1);            /* 260 */
+    vb_add(&b, "b", -2, 1);            /* 261 */
+    vb_add(&b, "c", -2, 1);            /* 262 */
+    vb_add(&b,
+           "\xe2\x96\x81"
+           "a",
+           -3, 1);                  /* 263 */
+    vb_add(&b, "ab", -1, 1);        /* 264: scores better than ▁a */
+    vb_add(&b, "bc", -0.5f, 1);     /* 265: better still */
+    vb_add(&b, "<|im_end|>", 0, 3); /* 266 */
+    vb_add(&b, "<u>", 0, 4);        /* 267 */
     gguf_writer *w = gguf_writer_new(3);
     gguf_writer_set_str(w, "tokenizer.ggml.model", "llama");
     gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", b.toks, (uint64_t)b.n);
@@ -111,14 +114,14 @@ static tok_vocab *bpe_vocab(const char *pre, jc_err *err)
         }
         vb_add(&b, o, 0, 1);
     }
-    vb_add(&b, "he", 0, 1);                  /* 256 */
-    vb_add(&b, "ll", 0, 1);                  /* 257 */
-    vb_add(&b, "hell", 0, 1);                /* 258 */
-    vb_add(&b, "\xc4\xa0w", 0, 1);           /* 259: " w" */
-    vb_add(&b, "<|endoftext|>", 0, 3);       /* 260 */
-    vb_add(&b, "<|im_start|>", 0, 3);        /* 261 */
-    vb_add(&b, "<|im_end|>", 0, 3);          /* 262 */
-    vb_add(&b, "<|im_start|>x", 0, 3);       /* 263: longer special text wins */
+    vb_add(&b, "he", 0, 1);            /* 256 */
+    vb_add(&b, "ll", 0, 1);            /* 257 */
+    vb_add(&b, "hell", 0, 1);          /* 258 */
+    vb_add(&b, "\xc4\xa0w", 0, 1);     /* 259: " w" */
+    vb_add(&b, "<|endoftext|>", 0, 3); /* 260 */
+    vb_add(&b, "<|im_start|>", 0, 3);  /* 261 */
+    vb_add(&b, "<|im_end|>", 0, 3);    /* 262 */
+    vb_add(&b, "<|im_start|>x", 0, 3); /* 263: longer special text wins */
     static const char *const merges[] = {"h e", "l l", "he ll", "\xc4\xa0 w"};
     gguf_writer *w = gguf_writer_new(3);
     gguf_writer_set_str(w, "tokenizer.ggml.model", "gpt2");
@@ -138,15 +141,27 @@ static tok_vocab *bpe_vocab(const char *pre, jc_err *err)
 static tok_vocab *wpm_vocab(jc_err *err)
 {
     vb b = {.n = 0};
-    vb_add(&b, "[PAD]", 0, 3);                        /* 0 */
-    vb_add(&b, "[UNK]", 0, 3);                        /* 1 */
-    vb_add(&b, "[CLS]", 0, 3);                        /* 2 */
-    vb_add(&b, "[SEP]", 0, 3);                        /* 3 */
-    vb_add(&b, "\xe2\x96\x81" "play", 0, 1);          /* 4 */
-    vb_add(&b, "ing", 0, 1);                          /* 5: ##ing */
-    vb_add(&b, "\xe2\x96\x81" "cafe", 0, 1);          /* 6 */
-    vb_add(&b, "\xe2\x96\x81" "!", 0, 1);             /* 7 */
-    vb_add(&b, "\xe2\x96\x81" "\xe4\xb8\xad", 0, 1);  /* 8: 中 */
+    vb_add(&b, "[PAD]", 0, 3); /* 0 */
+    vb_add(&b, "[UNK]", 0, 3); /* 1 */
+    vb_add(&b, "[CLS]", 0, 3); /* 2 */
+    vb_add(&b, "[SEP]", 0, 3); /* 3 */
+    vb_add(&b,
+           "\xe2\x96\x81"
+           "play",
+           0, 1);            /* 4 */
+    vb_add(&b, "ing", 0, 1); /* 5: ##ing */
+    vb_add(&b,
+           "\xe2\x96\x81"
+           "cafe",
+           0, 1); /* 6 */
+    vb_add(&b,
+           "\xe2\x96\x81"
+           "!",
+           0, 1); /* 7 */
+    vb_add(&b,
+           "\xe2\x96\x81"
+           "\xe4\xb8\xad",
+           0, 1); /* 8: 中 */
     gguf_writer *w = gguf_writer_new(3);
     gguf_writer_set_str(w, "tokenizer.ggml.model", "bert");
     gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", b.toks, (uint64_t)b.n);
@@ -171,44 +186,46 @@ static int enc(const tok_vocab *v, const char *s, bool add, bool parse, int32_t 
     return n;
 }
 
-#define CHECK_IDS(v, s, add, parse, ...)                                                     \
-    do {                                                                                     \
-        const int32_t _want[] = {__VA_ARGS__};                                               \
-        int32_t _got[64];                                                                    \
-        int _n = enc(v, s, add, parse, _got, 64);                                            \
-        bool _ok = _n == (int)JC_ARRAY_LEN(_want);                                           \
-        for (int _i = 0; _ok && _i < _n; _i++)                                               \
-            _ok = _got[_i] == _want[_i];                                                     \
-        CHECKF(_ok, "encode(\"%s\") gave %d ids, first %d", s, _n, _n > 0 ? (int)_got[0] : -1); \
+#define CHECK_IDS(v, s, add, parse, ...)                                                                     \
+    do {                                                                                                     \
+        const int32_t _want[] = {__VA_ARGS__};                                                               \
+        int32_t _got[64];                                                                                    \
+        int _n = enc(v, s, add, parse, _got, 64);                                                            \
+        bool _ok = _n == (int)JC_ARRAY_LEN(_want);                                                           \
+        for (int _i = 0; _ok && _i < _n; _i++)                                                               \
+            _ok = _got[_i] == _want[_i];                                                                     \
+        CHECKF(_ok, "encode(\"%s\") gave %d ids, first %d", s, _n, _n > 0 ? (int)_got[0] : -1);              \
     } while (0)
 
 static char *repeat(const char *unit, size_t n_units);
 
 /* ---- tests ---- */
 
-/* SPM: merges follow the scores (not the order), the leading space becomes ▁, unknown characters fall back to bytes */
+/* SPM: merges follow the scores (not the order), the leading space becomes ▁, unknown characters fall back to
+ * bytes */
 TEST(spm_merges_by_score_and_byte_fallback)
 {
     jc_err err = {{0}};
     tok_vocab *v = spm_vocab(true, &err);
     REQUIRE(v);
     CHECK_EQ_INT(tok_model_kind(v), TOK_MODEL_SPM);
-    CHECK_IDS(v, "ab", false, false, 259, 264);        /* " ab": ab(-1) merges before ▁a(-3), not left to right */
-    CHECK_IDS(v, "abc", false, false, 263, 265);       /* bc(-0.5) first, then ▁a */
+    CHECK_IDS(v, "ab", false, false, 259, 264);  /* " ab": ab(-1) merges before ▁a(-3), not left to right */
+    CHECK_IDS(v, "abc", false, false, 263, 265); /* bc(-0.5) first, then ▁a */
     CHECK_IDS(v, "a a", false, false, 263, 263);
-    CHECK_IDS(v, "\n", false, false, 259, 3 + 0x0a);   /* ▁ then <0x0A> */
+    CHECK_IDS(v, "\n", false, false, 259, 3 + 0x0a);                 /* ▁ then <0x0A> */
     CHECK_IDS(v, "\xc3\xa9", false, false, 259, 3 + 0xc3, 3 + 0xa9); /* é is no token: its two bytes */
-    CHECK_IDS(v, "a", true, false, 1, 263);            /* add_special: BOS */
+    CHECK_IDS(v, "a", true, false, 1, 263);                          /* add_special: BOS */
     CHECK(tok_add_bos(v) && !tok_add_eos(v));
     CHECK_EQ_INT(tok_nl(v), 3 + 0x0a);
     tok_free(v);
-    v = spm_vocab(false, &err);                        /* add_bos_token=false is obeyed */
+    v = spm_vocab(false, &err); /* add_bos_token=false is obeyed */
     REQUIRE(v);
     CHECK_IDS(v, "a", true, false, 263);
     tok_free(v);
 }
 
-/* special-token text: control tokens only with parse_special; user-defined tokens always; a space prefix follows them */
+/* special-token text: control tokens only with parse_special; user-defined tokens always; a space prefix
+ * follows them */
 TEST(special_tokens_parse)
 {
     jc_err err = {{0}};
@@ -220,7 +237,7 @@ TEST(special_tokens_parse)
     CHECK(n > 2);
     for (int i = 0; i < n; i++)
         CHECK(ids[i] != 266);
-    CHECK_IDS(v, "a<u>", false, false, 263, 267);      /* user-defined: split out without parse_special */
+    CHECK_IDS(v, "a<u>", false, false, 263, 267); /* user-defined: split out without parse_special */
     tok_free(v);
 
     v = bpe_vocab("gpt-2", &err);
@@ -260,15 +277,16 @@ TEST(bpe_merges)
     CHECK_IDS(v, "hello", false, false, 258, 'o');
     CHECK_IDS(v, "hell w", false, false, 258, 259);
     size_t pl = 0;
-    const char *piece = tok_piece(v, 259, &pl);          /* "Ġw" decodes to " w" */
+    const char *piece = tok_piece(v, 259, &pl); /* "Ġw" decodes to " w" */
     CHECK(pl == 2 && !memcmp(piece, " w", 2));
-    piece = tok_piece(v, 10, &pl);                       /* "Ċ" decodes to a newline */
+    piece = tok_piece(v, 10, &pl); /* "Ċ" decodes to a newline */
     CHECK(pl == 1 && piece[0] == '\n');
     CHECK(tok_piece(v, -5, &pl) && pl == 0);
-    CHECK_IDS(v, "\n", false, false, 10);               /* token i is the character of byte i here */
-    CHECK_IDS(v, "\xc3\xbf", false, false, 0xc3, 0xbf);  /* ÿ: its two bytes */
+    CHECK_IDS(v, "\n", false, false, 10);                 /* token i is the character of byte i here */
+    CHECK_IDS(v, "\xc3\xbf", false, false, 0xc3, 0xbf);   /* ÿ: its two bytes */
     CHECK_IDS(v, "\xff", false, false, 0xef, 0xbf, 0xbd); /* a stray byte is U+FFFD, as in llama.cpp */
-    CHECK_IDS(v, "\xff\xfe", false, false, 0xef, 0xbf, 0xbd, 0xef, 0xbf, 0xbd); /* invalid UTF-8 → U+FFFD bytes */
+    CHECK_IDS(v, "\xff\xfe", false, false, 0xef, 0xbf, 0xbd, 0xef, 0xbf,
+              0xbd); /* invalid UTF-8 → U+FFFD bytes */
     tok_free(v);
 }
 
@@ -292,8 +310,11 @@ TEST(detok_streams_whole_characters)
     tok_vocab *v = spm_vocab(true, &err);
     REQUIRE(v);
     int32_t ids[64];
-    int n = enc(v, "a\xf0\x9f\xa6\x99" "b", true, false, ids, 64); /* a🦙b */
-    REQUIRE(n == 7); /* BOS ▁a <0xF0> <0x9F> <0xA6> <0x99> b */
+    int n = enc(v,
+                "a\xf0\x9f\xa6\x99"
+                "b",
+                true, false, ids, 64); /* a🦙b */
+    REQUIRE(n == 7);                   /* BOS ▁a <0xF0> <0x9F> <0xA6> <0x99> b */
     tok_detok d;
     tok_detok_init(&d, v, TOK_DETOK_STRIP_FIRST);
     size_t cap = tok_detok_bufsize(v);
@@ -313,12 +334,16 @@ TEST(detok_streams_whole_characters)
     CHECK_EQ_INT(got[5], 4);
     CHECK_EQ_INT(tok_detok_flush(&d, buf, cap), 0);
     all[len] = 0;
-    CHECK_STR(all, "a\xf0\x9f\xa6\x99" "b");
+    CHECK_STR(all, "a\xf0\x9f\xa6\x99"
+                   "b");
     /* a broken sequence becomes U+FFFD, never a stray byte */
     tok_detok_init(&d, v, 0);
     CHECK_EQ_INT(tok_detok_feed(&d, 3 + 0xf0, buf, cap), 0);
     int k = tok_detok_feed(&d, 3 + 'A', buf, cap);
-    CHECK(k == 4 && !memcmp(buf, "\xef\xbf\xbd" "A", 4));
+    CHECK(k == 4 && !memcmp(buf,
+                            "\xef\xbf\xbd"
+                            "A",
+                            4));
     CHECK_EQ_INT(tok_detok_feed(&d, 3 + 0xe2, buf, cap), 0);
     CHECK_EQ_INT(tok_detok_flush(&d, buf, cap), 3);
     CHECK_EQ_INT(tok_detok_feed(&d, -1, buf, cap), -1);
@@ -332,7 +357,8 @@ TEST(detok_streams_whole_characters)
     jc_buf out;
     jc_buf_init(&out, 1 << 20);
     CHECK(tok_decode(v, ids, (size_t)n, TOK_DETOK_STRIP_FIRST, &out, &err) == 0);
-    CHECK_STR(out.data, "a\xf0\x9f\xa6\x99" "b");
+    CHECK_STR(out.data, "a\xf0\x9f\xa6\x99"
+                        "b");
     jc_buf_free(&out);
     tok_free(v);
 }
@@ -360,16 +386,19 @@ TEST(bpe_round_trip)
     tok_free(v);
 }
 
-/* every tokenizer.ggml.pre value the issue lists (and llama.cpp's aliases of them) loads: its regexes compile */
+/* every tokenizer.ggml.pre value the issue lists (and llama.cpp's aliases of them) loads: its regexes compile
+ */
 TEST(all_pre_tokenizers_compile)
 {
     static const char *const names[] = {
-        "default", "llama3", "llama-bpe", "deepseek-llm", "deepseek-coder", "deepseek-v3", "falcon", "falcon3",
-        "mpt", "starcoder", "gpt-2", "phi-2", "refact", "command-r", "qwen2", "qwen35", "olmo", "dbrx",
-        "smaug-bpe", "poro-chat", "chatglm-bpe", "glm4", "viking", "jais", "tekken", "smollm", "codeshell",
-        "bloom", "gpt3-finnish", "exaone", "chameleon", "minerva-7b", "megrez", "gpt-4o", "superbpe", "trillion",
-        "bailingmoe", "seed-coder", "stablelm2", "kimi-k2", "gemma4", "llama4", "jais-2", "exaone-moe",
-        "laguna", "minicpm5", "hunyuan", "grok-2"};
+        "default",    "llama3",     "llama-bpe",   "deepseek-llm", "deepseek-coder", "deepseek-v3",
+        "falcon",     "falcon3",    "mpt",         "starcoder",    "gpt-2",          "phi-2",
+        "refact",     "command-r",  "qwen2",       "qwen35",       "olmo",           "dbrx",
+        "smaug-bpe",  "poro-chat",  "chatglm-bpe", "glm4",         "viking",         "jais",
+        "tekken",     "smollm",     "codeshell",   "bloom",        "gpt3-finnish",   "exaone",
+        "chameleon",  "minerva-7b", "megrez",      "gpt-4o",       "superbpe",       "trillion",
+        "bailingmoe", "seed-coder", "stablelm2",   "kimi-k2",      "gemma4",         "llama4",
+        "jais-2",     "exaone-moe", "laguna",      "minicpm5",     "hunyuan",        "grok-2"};
     for (size_t i = 0; i < JC_ARRAY_LEN(names); i++) {
         jc_err err = {{0}};
         tok_vocab *v = bpe_vocab(names[i], &err);
@@ -378,7 +407,8 @@ TEST(all_pre_tokenizers_compile)
             continue;
         CHECK_STR(tok_pre_name(v), names[i]);
         /* and it splits text without error */
-        static const char text[] = "Hello, World! It's 2024: 12345 \xe4\xb8\xad\xe6\x96\x87 caf\xc3\xa9\n\n  x";
+        static const char text[] =
+            "Hello, World! It's 2024: 12345 \xe4\xb8\xad\xe6\x96\x87 caf\xc3\xa9\n\n  x";
         size_t n = 0;
         int32_t *ids = tok_encode_alloc(v, text, sizeof text - 1, false, false, &n, &err);
         CHECKF(ids && n > 0, "pre '%s' encode: %s", names[i], err.msg);
@@ -465,13 +495,15 @@ TEST(bad_metadata_is_an_error)
     struct {
         int ntok, nscores;
         const char *key;
-    } cases[] = {{3, -1, "tokenizer.ggml.tokens"}, {2, 1, "tokenizer.ggml.scores"}, {0, -1, "tokenizer.ggml.tokens"}};
+    } cases[] = {
+        {3, -1, "tokenizer.ggml.tokens"}, {2, 1, "tokenizer.ggml.scores"}, {0, -1, "tokenizer.ggml.tokens"}};
     for (size_t i = 0; i < JC_ARRAY_LEN(cases); i++) {
         gguf_writer *w = gguf_writer_new(3);
         gguf_writer_set_str(w, "tokenizer.ggml.model", "llama");
         gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", toks, (uint64_t)cases[i].ntok);
         if (cases[i].nscores >= 0)
-            gguf_writer_set_arr(w, "tokenizer.ggml.scores", GGUF_VT_FLOAT32, scores, (uint64_t)cases[i].nscores);
+            gguf_writer_set_arr(w, "tokenizer.ggml.scores", GGUF_VT_FLOAT32, scores,
+                                (uint64_t)cases[i].nscores);
         gguf_writer_set_arr(w, "tokenizer.ggml.token_type", GGUF_VT_INT32, types, 3);
         err.msg[0] = 0;
         tok_vocab *v = vb_load(w, &err);
@@ -515,13 +547,15 @@ static char *repeat(const char *unit, size_t n_units)
     return s;
 }
 
-/* hostile input: invalid UTF-8, NUL bytes, 1 MB of one character — every tokenizer returns, in bounded time */
+/* hostile input: invalid UTF-8, NUL bytes, 1 MB of one character — every tokenizer returns, in bounded time
+ */
 TEST(hostile_input)
 {
     jc_err err = {{0}};
     tok_vocab *vs[3] = {spm_vocab(true, &err), bpe_vocab("llama-bpe", &err), wpm_vocab(&err)};
     REQUIRE(vs[0] && vs[1] && vs[2]);
-    static const char bad[] = "\xff\xfe\xc0\x80\xed\xa0\x80\xf4\x90\x80\x80\xe2\x82 a\0b\0\0<|im_end|\xf0\x9f";
+    static const char bad[] =
+        "\xff\xfe\xc0\x80\xed\xa0\x80\xf4\x90\x80\x80\xe2\x82 a\0b\0\0<|im_end|\xf0\x9f";
     char *big_a = repeat("a", 1 << 20), *big_sp = repeat(" ", 1 << 20), *big_e = repeat("\xc3\xa9", 1 << 19);
     struct {
         const char *s;
@@ -588,8 +622,8 @@ TEST(regex_limits_on_long_words)
     free(a);
 }
 
-TESTS(T(spm_merges_by_score_and_byte_fallback), T(special_tokens_parse), T(eog_ids), T(bpe_merges), T(wpm_basic),
-      T(detok_streams_whole_characters), T(bpe_round_trip), T(all_pre_tokenizers_compile),
+TESTS(T(spm_merges_by_score_and_byte_fallback), T(special_tokens_parse), T(eog_ids), T(bpe_merges),
+      T(wpm_basic), T(detok_streams_whole_characters), T(bpe_round_trip), T(all_pre_tokenizers_compile),
       T(unknown_pre_is_an_error), T(encode_cap_and_needed), T(hostile_input), T(regex_limits_on_long_words),
       T(bad_metadata_is_an_error), T(shared_between_threads));
 TEST_MAIN()

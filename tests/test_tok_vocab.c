@@ -103,8 +103,9 @@ static void free_cases(cases *c)
 /* every vocabulary with test vectors: ids match, and (not for WordPiece) decoding gives the text back */
 TEST(vectors_and_round_trip)
 {
-    static const char *const names[] = {"llama-spm", "llama-bpe", "phi-3", "gpt-2", "falcon", "deepseek-coder",
-                                        "deepseek-llm", "starcoder", "mpt", "bert-bge", "refact"};
+    static const char *const names[] = {"llama-spm", "llama-bpe",      "phi-3",        "gpt-2",
+                                        "falcon",    "deepseek-coder", "deepseek-llm", "starcoder",
+                                        "mpt",       "bert-bge",       "refact"};
     for (size_t k = 0; k < JC_ARRAY_LEN(names); k++) {
         tok_vocab *v = load(names[k]);
         cases c;
@@ -162,7 +163,8 @@ TEST(llama3_specials)
         CHECK_EQ_INT(ids[i], want[i]);
     CHECK_EQ_INT(tok_bos(v), 128000);
     CHECK_EQ_INT(tok_eos(v), 128009);
-    CHECK(tok_is_eog(v, 128009) && tok_is_eog(v, 128001) && tok_is_eog(v, 128008)); /* eot, end_of_text, eom */
+    CHECK(tok_is_eog(v, 128009) && tok_is_eog(v, 128001) &&
+          tok_is_eog(v, 128008)); /* eot, end_of_text, eom */
     CHECK(!tok_is_eog(v, 128000) && !tok_is_eog(v, 128006) && !tok_is_eog(v, 882));
     CHECK(tok_add_bos(v) && !tok_add_eos(v));
     CHECK_EQ_INT(tok_nl(v), 198);

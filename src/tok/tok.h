@@ -126,8 +126,8 @@ enum tok_detok_flags {
 typedef struct tok_detok {
     const tok_vocab *v;
     unsigned flags;
-    bool first;       /* no text emitted yet */
-    uint8_t pend[4];  /* held-back bytes of an unfinished UTF-8 sequence */
+    bool first;      /* no text emitted yet */
+    uint8_t pend[4]; /* held-back bytes of an unfinished UTF-8 sequence */
     uint8_t npend;
 } tok_detok;
 

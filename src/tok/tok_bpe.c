@@ -17,9 +17,9 @@
 #include <string.h>
 
 typedef struct bpe_sym {
-    int32_t id;        /* token id, -1 if the character is no token */
+    int32_t id; /* token id, -1 if the character is no token */
     int32_t prev, next;
-    uint32_t off, n;   /* raw bytes of the word it covers; n = 0 once merged away */
+    uint32_t off, n; /* raw bytes of the word it covers; n = 0 once merged away */
 } bpe_sym;
 
 typedef struct bpe_pair {
@@ -34,7 +34,7 @@ typedef struct bpe_ctx {
     size_t sym_cap;
     bpe_pair *heap;
     size_t heap_n, heap_cap;
-    char *enc;         /* a word through the byte map (ignore_merges lookups) */
+    char *enc; /* a word through the byte map (ignore_merges lookups) */
     size_t enc_cap;
     jc_err *err;
 } bpe_ctx;

@@ -254,8 +254,8 @@ int tok_decode(const tok_vocab *v, const int32_t *ids, size_t n, unsigned flags,
     for (size_t i = 0; i < n; i++) {
         int k = tok_detok_feed(&d, ids[i], buf, cap);
         if (k < 0) {
-            jc_errf(err, "detokenize: token id %d at position %zu is out of range (vocabulary of %d)", (int)ids[i], i,
-                    (int)v->n);
+            jc_errf(err, "detokenize: token id %d at position %zu is out of range (vocabulary of %d)",
+                    (int)ids[i], i, (int)v->n);
             goto out;
         }
         if (jc_buf_append(out, buf, (size_t)k) < 0) {

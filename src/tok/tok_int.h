@@ -1,7 +1,8 @@
 /*
  * tok_int.h — the tokenizer layer's private header: the vocabulary struct,
- * its hash tables, and the functions the model-specific files (tok_spm.c,
- * tok_bpe.c, tok_wpm.c, tok_pre.c, tok_detok.c) share with tok.c.
+ * its hash tables, and the functions the files of the layer share (tok.c
+ * loads, tok_encode.c encodes, tok_spm.c / tok_bpe.c / tok_wpm.c are the
+ * models, tok_pre.c the BPE pre-tokenizers, tok_detok.c the decoding).
  *
  * Storage: all token texts live in one pool (text_pool, offsets in tok_off,
  * n+1 entries, so a token's length is tok_off[i+1] - tok_off[i]); decoded
@@ -35,7 +36,7 @@ typedef struct tok_pre tok_pre; /* compiled pre-tokenizer regexes (tok_pre.c) */
 
 typedef struct tok_hslot {
     uint32_t hash;
-    int32_t id;       /* -1: empty */
+    int32_t id;        /* -1: empty */
     uint32_t off, len; /* the token's text in text_pool, so a probe needs no tok_off */
 } tok_hslot;
 
@@ -46,13 +47,13 @@ typedef struct tok_mslot {
 
 struct tok_vocab {
     enum tok_model model;
-    int32_t n;              /* tokens */
-    char *text_pool;        /* all token texts, back to back */
-    uint32_t *tok_off;      /* n+1 offsets into text_pool */
-    float *scores;          /* n (0 when the file has none) */
-    uint8_t *attr;          /* n: enum tok_attr */
-    uint8_t *flags;         /* n: TOK_F_* */
-    uint32_t max_tok_len;   /* longest token text */
+    int32_t n;            /* tokens */
+    char *text_pool;      /* all token texts, back to back */
+    uint32_t *tok_off;    /* n+1 offsets into text_pool */
+    float *scores;        /* n (0 when the file has none) */
+    uint8_t *attr;        /* n: enum tok_attr */
+    uint8_t *flags;       /* n: TOK_F_* */
+    uint32_t max_tok_len; /* longest token text */
 
     /* text → id: slots of (hash, id), id -1 = empty */
     tok_hslot *h;
@@ -65,20 +66,20 @@ struct tok_vocab {
 
     /* decoded pieces for the detokenizer */
     char *piece_pool;
-    uint32_t *piece_off;    /* n+1 */
+    uint32_t *piece_off; /* n+1 */
     uint32_t max_piece;
 
     /* special tokens (-1 = none) */
     int32_t bos, eos, eot, eom, unk, sep, pad, mask, nl;
     bool add_bos, add_eos, add_sep;
-    bool add_space_prefix;  /* SPM: prepend ' ' to the first text fragment */
-    bool escape_ws;         /* BPE variants (gemma4) that spell spaces '▁' */
-    bool byte_encode;       /* byte-level BPE (GPT-2 byte→char map) */
-    bool ignore_merges;     /* a pre-tokenized word that is a token is taken whole */
+    bool add_space_prefix; /* SPM: prepend ' ' to the first text fragment */
+    bool escape_ws;        /* BPE variants (gemma4) that spell spaces '▁' */
+    bool byte_encode;      /* byte-level BPE (GPT-2 byte→char map) */
+    bool ignore_merges;    /* a pre-tokenized word that is a token is taken whole */
     bool wpm_lowercase, wpm_strip_accents;
-    bool spm_ws_split;      /* SPM: no token has '▁' after another character */
+    bool spm_ws_split; /* SPM: no token has '▁' after another character */
 
-    int32_t *eog_ids;       /* sorted */
+    int32_t *eog_ids; /* sorted */
     size_t n_eog;
 
     /* tokens the partition step looks for: control, user-defined, unknown;
@@ -86,9 +87,9 @@ struct tok_vocab {
     int32_t *special;
     size_t n_special;
 
-    int32_t byte_tok[256];  /* SPM/gemma4: <0xNN>; byte-level BPE: the char of byte b */
+    int32_t byte_tok[256]; /* SPM/gemma4: <0xNN>; byte-level BPE: the char of byte b */
     char pre_name[64];
-    tok_pre *pre;           /* BPE only */
+    tok_pre *pre; /* BPE only */
 };
 
 /* ---- hashing ---- */
@@ -170,7 +171,7 @@ typedef struct tok_out {
 
 void tok_out_push(tok_out *o, int32_t id);
 
-/* ---- UTF-8 helpers (tok.c) ---- */
+/* ---- UTF-8 helpers (tok_encode.c) ---- */
 /* Bytes of the sequence led by c as llama.cpp counts them (1 for a stray continuation byte). */
 static inline size_t tok_utf8_len(uint8_t c)
 {

@@ -30,39 +30,51 @@ struct tok_pre {
 #define CONTRACTIONS "(?i:'s|'t|'re|'ve|'m|'ll|'d)"
 
 /* GPT-2 */
-static const char RE_GPT2[] = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
+static const char RE_GPT2[] =
+    "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
 /* Llama 3 (also chatglm-bpe/glm4, dbrx, smaug-bpe) */
-static const char RE_LLAMA3[] = CONTRACTIONS "|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|"
-                                "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+static const char RE_LLAMA3[] =
+    CONTRACTIONS "|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|"
+                 "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 /* Qwen2 (also stablelm2, megrez, hunyuan, grok-2, ...) */
-static const char RE_QWEN2[] = CONTRACTIONS "|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|"
-                               "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
-static const char RE_QWEN35[] = CONTRACTIONS "|[^\\r\\n\\p{L}\\p{N}]?[\\p{L}\\p{M}]+|\\p{N}| ?[^\\s\\p{L}\\p{M}\\p{N}]+[\\r\\n]*|"
-                                "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
-static const char RE_JAIS2[] = CONTRACTIONS "|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|"
-                               "\\s*[\\r\\n]+|\\s{512}(?!\\S)|\\s{256}(?!\\S)|\\s{128}(?!\\S)|\\s{64}(?!\\S)|"
-                               "\\s{32}(?!\\S)|\\s{16}(?!\\S)|\\s{8}(?!\\S)|\\s{4}(?!\\S)|\\s{1,2}(?!\\S)|\\s{1}";
-static const char RE_SEED_CODER[] = CONTRACTIONS "|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1}| ?[^\\s\\p{L}\\p{N}\\r\\n]+|"
-                                    "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
-static const char RE_BAILING[] = "'(?i:[sdmt]|ll|ve|re)|[^\\r\\n\\p{L}\\p{N}]?+\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]++[\\r\\n]*|"
-                                 "\\s*[\\r\\n]|\\s+(?!\\S)|\\s+";
-static const char RE_EXAONE_MOE[] = CONTRACTIONS "|[^\\r\\n\\p{L}\\p{N}]?(?:\\p{L}\\p{M}*(?: \\p{L}\\p{M}*)*)+|\\p{N}|"
-                                    " ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]?|\\s*[\\r\\n]|\\s+(?!\\S)|\\s+";
+static const char RE_QWEN2[] =
+    CONTRACTIONS "|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|"
+                 "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+static const char RE_QWEN35[] =
+    CONTRACTIONS "|[^\\r\\n\\p{L}\\p{N}]?[\\p{L}\\p{M}]+|\\p{N}| ?[^\\s\\p{L}\\p{M}\\p{N}]+[\\r\\n]*|"
+                 "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+static const char RE_JAIS2[] =
+    CONTRACTIONS "|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|"
+                 "\\s*[\\r\\n]+|\\s{512}(?!\\S)|\\s{256}(?!\\S)|\\s{128}(?!\\S)|\\s{64}(?!\\S)|"
+                 "\\s{32}(?!\\S)|\\s{16}(?!\\S)|\\s{8}(?!\\S)|\\s{4}(?!\\S)|\\s{1,2}(?!\\S)|\\s{1}";
+static const char RE_SEED_CODER[] =
+    CONTRACTIONS "|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1}| ?[^\\s\\p{L}\\p{N}\\r\\n]+|"
+                 "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+static const char RE_BAILING[] =
+    "'(?i:[sdmt]|ll|ve|re)|[^\\r\\n\\p{L}\\p{N}]?+\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]++[\\r\\n]*|"
+    "\\s*[\\r\\n]|\\s+(?!\\S)|\\s+";
+static const char RE_EXAONE_MOE[] =
+    CONTRACTIONS "|[^\\r\\n\\p{L}\\p{N}]?(?:\\p{L}\\p{M}*(?: \\p{L}\\p{M}*)*)+|\\p{N}|"
+                 " ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]?|\\s*[\\r\\n]|\\s+(?!\\S)|\\s+";
 #define UPPERS "[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]"
 #define LOWERS "[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]"
-static const char RE_TEKKEN[] = "[^\\r\\n\\p{L}\\p{N}]?" UPPERS "*" LOWERS "+|[^\\r\\n\\p{L}\\p{N}]?" UPPERS "+" LOWERS "*|"
-                                "\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
-static const char RE_GPT4O[] = "[^\\r\\n\\p{L}\\p{N}]?" UPPERS "*" LOWERS "+" CONTRACTIONS "?|[^\\r\\n\\p{L}\\p{N}]?" UPPERS
-                               "+" LOWERS "*" CONTRACTIONS "?|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|"
-                               "\\s+(?!\\S)|\\s+";
+static const char RE_TEKKEN[] =
+    "[^\\r\\n\\p{L}\\p{N}]?" UPPERS "*" LOWERS "+|[^\\r\\n\\p{L}\\p{N}]?" UPPERS "+" LOWERS "*|"
+    "\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+static const char RE_GPT4O[] =
+    "[^\\r\\n\\p{L}\\p{N}]?" UPPERS "*" LOWERS "+" CONTRACTIONS "?|[^\\r\\n\\p{L}\\p{N}]?" UPPERS "+" LOWERS
+    "*" CONTRACTIONS "?|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|"
+    "\\s+(?!\\S)|\\s+";
 /* Kimi K2 (tokenization_kimi.py); PCRE2 has no class intersection, so X&&[^\p{Han}] is (?:(?!\p{Han})X) */
 #define KU "(?:(?!\\p{Han})[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}])"
 #define KL "(?:(?!\\p{Han})[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}])"
-static const char RE_KIMI[] = "\\p{Han}+|[^\\r\\n\\p{L}\\p{N}]?" KU "*" KL "+" CONTRACTIONS "?|[^\\r\\n\\p{L}\\p{N}]?" KU "+" KL
-                              "*" CONTRACTIONS "?|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+static const char RE_KIMI[] =
+    "\\p{Han}+|[^\\r\\n\\p{L}\\p{N}]?" KU "*" KL "+" CONTRACTIONS "?|[^\\r\\n\\p{L}\\p{N}]?" KU "+" KL
+    "*" CONTRACTIONS "?|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 static const char RE_PORO[] = " ?[^(\\s|.,!?…。，、।۔،)]+";
-static const char RE_DS3_MAIN[] = "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\\r\\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+|"
-                                  " ?[\\p{P}\\p{S}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+static const char RE_DS3_MAIN[] =
+    "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\\r\\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+|"
+    " ?[\\p{P}\\p{S}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 static const char RE_CJK_DS[] = "[一-龥ࠀ-一가-퟿]+";
 static const char RE_DSLLM_LETTERS[] =
     "\\s?[A-Za-z\\x{B5}\\x{C0}-\\x{D6}\\x{D8}-\\x{F6}\\x{F8}-\\x{1BA}\\x{1BC}-\\x{1BF}\\x{1C4}-"
@@ -89,16 +101,39 @@ typedef struct pre_kind {
 } pre_kind;
 
 enum {
-    PK_DEFAULT, PK_LLAMA3, PK_DEEPSEEK_LLM, PK_DEEPSEEK_CODER, PK_DEEPSEEK3, PK_FALCON, PK_STARCODER,
-    PK_GPT2, PK_QWEN2, PK_QWEN35, PK_PORO, PK_CHATGLM4, PK_VIKING, PK_TEKKEN, PK_CHAMELEON, PK_GPT4O,
-    PK_SUPERBPE, PK_BAILING, PK_SEED_CODER, PK_KIMI, PK_GEMMA4, PK_JAIS2, PK_EXAONE_MOE, PK_LAGUNA,
-    PK_MINICPM5, PK_COUNT
+    PK_DEFAULT,
+    PK_LLAMA3,
+    PK_DEEPSEEK_LLM,
+    PK_DEEPSEEK_CODER,
+    PK_DEEPSEEK3,
+    PK_FALCON,
+    PK_STARCODER,
+    PK_GPT2,
+    PK_QWEN2,
+    PK_QWEN35,
+    PK_PORO,
+    PK_CHATGLM4,
+    PK_VIKING,
+    PK_TEKKEN,
+    PK_CHAMELEON,
+    PK_GPT4O,
+    PK_SUPERBPE,
+    PK_BAILING,
+    PK_SEED_CODER,
+    PK_KIMI,
+    PK_GEMMA4,
+    PK_JAIS2,
+    PK_EXAONE_MOE,
+    PK_LAGUNA,
+    PK_MINICPM5,
+    PK_COUNT
 };
 
 static const pre_kind kinds[PK_COUNT] = {
     [PK_DEFAULT] = {.re = {"[\\p{P}\\$\\+<=>\\^~\\|]+", RE_GPT2, "\\p{N}+", "[0-9][0-9][0-9]"}},
     [PK_LLAMA3] = {.re = {RE_LLAMA3}, .ignore_merges = true, .add_bos = true},
-    [PK_DEEPSEEK_LLM] = {.re = {"[\\r\\n]", RE_DSLLM_LETTERS, "\\s?[!-/:-~！-／：-～‘-‟　-。]+", "\\s+$", RE_CJK_DS, "\\p{N}+"}},
+    [PK_DEEPSEEK_LLM] = {.re = {"[\\r\\n]", RE_DSLLM_LETTERS, "\\s?[!-/:-~！-／：-～‘-‟　-。]+", "\\s+$",
+                                RE_CJK_DS, "\\p{N}+"}},
     [PK_DEEPSEEK_CODER] = {.re = {"[\\r\\n]", "\\s?\\p{L}+", "\\s?\\p{P}+", RE_CJK_DS, "\\p{N}"}},
     [PK_DEEPSEEK3] = {.re = {"\\p{N}{1,3}", "[一-龥぀-ゟ゠-ヿ]+", RE_DS3_MAIN}},
     [PK_FALCON] = {.re = {"[\\p{P}\\$\\+<=>\\^~\\|`]+", RE_GPT2, "[0-9][0-9][0-9]"}},
@@ -110,8 +145,8 @@ static const pre_kind kinds[PK_COUNT] = {
     [PK_CHATGLM4] = {.re = {RE_LLAMA3}, .no_bos = true},
     [PK_VIKING] = {.re = {RE_PORO, "\\p{N}"}},
     [PK_TEKKEN] = {.re = {RE_TEKKEN}, .ignore_merges = true, .add_bos = true},
-    [PK_CHAMELEON] = {.re = {"<sentinel:[0-9]+>", "(IMGIMG)((A|B|C|D|E|F|G|H|I){1,4})Z", "([\\t\\n]|    |  )", "\\p{N}",
-                       "[\\p{P}!-/:-@\\[-`{-~]", RE_GPT2},
+    [PK_CHAMELEON] = {.re = {"<sentinel:[0-9]+>", "(IMGIMG)((A|B|C|D|E|F|G|H|I){1,4})Z", "([\\t\\n]|    |  )",
+                             "\\p{N}", "[\\p{P}!-/:-@\\[-`{-~]", RE_GPT2},
                       .add_bos = true},
     [PK_GPT4O] = {.re = {RE_GPT4O}},
     [PK_SUPERBPE] = {.re = {"\\p{N}+", "(?=(\\d{3})+(?!\\d))"}},
@@ -122,8 +157,9 @@ static const pre_kind kinds[PK_COUNT] = {
     [PK_JAIS2] = {.re = {RE_JAIS2}},
     [PK_EXAONE_MOE] = {.re = {RE_EXAONE_MOE}},
     [PK_LAGUNA] = {.re = {"[^\\n]+|[\\n]+", RE_QWEN2}},
-    [PK_MINICPM5] = {.re = {"\\p{N}{1,3}", CONTRACTIONS "|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}+| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|"
-                                     "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"},
+    [PK_MINICPM5] = {.re = {"\\p{N}{1,3}", CONTRACTIONS
+                            "|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}+| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|"
+                            "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"},
                      .ignore_merges = true},
 };
 
@@ -133,36 +169,82 @@ static const struct {
     int kind;
 } pre_names[] = {
     {"default", PK_DEFAULT},
-    {"llama3", PK_LLAMA3}, {"llama-v3", PK_LLAMA3}, {"llama-bpe", PK_LLAMA3}, {"falcon3", PK_LLAMA3},
-    {"falcon-h1", PK_LLAMA3}, {"pixtral", PK_LLAMA3}, {"midm-2.0", PK_LLAMA3}, {"lfm2", PK_LLAMA3},
+    {"llama3", PK_LLAMA3},
+    {"llama-v3", PK_LLAMA3},
+    {"llama-bpe", PK_LLAMA3},
+    {"falcon3", PK_LLAMA3},
+    {"falcon-h1", PK_LLAMA3},
+    {"pixtral", PK_LLAMA3},
+    {"midm-2.0", PK_LLAMA3},
+    {"lfm2", PK_LLAMA3},
     {"jina-v5-nano", PK_LLAMA3},
     {"deepseek-llm", PK_DEEPSEEK_LLM},
     {"deepseek-coder", PK_DEEPSEEK_CODER},
-    {"deepseek-v3", PK_DEEPSEEK3}, {"hunyuan-dense", PK_DEEPSEEK3}, {"joyai-llm", PK_DEEPSEEK3}, {"hy_v4", PK_DEEPSEEK3},
+    {"deepseek-v3", PK_DEEPSEEK3},
+    {"hunyuan-dense", PK_DEEPSEEK3},
+    {"joyai-llm", PK_DEEPSEEK3},
+    {"hy_v4", PK_DEEPSEEK3},
     {"falcon", PK_FALCON},
-    {"mpt", PK_GPT2}, {"gpt-2", PK_GPT2}, {"phi-2", PK_GPT2}, {"jina-es", PK_GPT2}, {"jina-de", PK_GPT2},
-    {"gigachat", PK_GPT2}, {"jina-v2-es", PK_GPT2}, {"jina-v2-de", PK_GPT2}, {"a.x-4.0", PK_GPT2},
-    {"mellum", PK_GPT2}, {"modern-bert", PK_GPT2}, {"jina-v1-en", PK_GPT2}, {"jina-v2-code", PK_GPT2},
-    {"roberta-bpe", PK_GPT2}, {"olmo", PK_GPT2}, {"jais", PK_GPT2}, {"trillion", PK_GPT2},
-    {"granite-docling", PK_GPT2}, {"exaone4", PK_GPT2},
-    {"starcoder", PK_STARCODER}, {"refact", PK_STARCODER}, {"command-r", PK_STARCODER}, {"smollm", PK_STARCODER},
-    {"codeshell", PK_STARCODER}, {"exaone", PK_STARCODER}, {"minerva-7b", PK_STARCODER}, {"mellum2", PK_STARCODER},
-    {"qwen2", PK_QWEN2}, {"deepseek-r1-qwen", PK_QWEN2}, {"kormo", PK_QWEN2}, {"f2llmv2", PK_QWEN2},
-    {"stablelm2", PK_QWEN2}, {"megrez", PK_QWEN2}, {"hunyuan", PK_QWEN2}, {"solar-open", PK_QWEN2},
+    {"mpt", PK_GPT2},
+    {"gpt-2", PK_GPT2},
+    {"phi-2", PK_GPT2},
+    {"jina-es", PK_GPT2},
+    {"jina-de", PK_GPT2},
+    {"gigachat", PK_GPT2},
+    {"jina-v2-es", PK_GPT2},
+    {"jina-v2-de", PK_GPT2},
+    {"a.x-4.0", PK_GPT2},
+    {"mellum", PK_GPT2},
+    {"modern-bert", PK_GPT2},
+    {"jina-v1-en", PK_GPT2},
+    {"jina-v2-code", PK_GPT2},
+    {"roberta-bpe", PK_GPT2},
+    {"olmo", PK_GPT2},
+    {"jais", PK_GPT2},
+    {"trillion", PK_GPT2},
+    {"granite-docling", PK_GPT2},
+    {"exaone4", PK_GPT2},
+    {"starcoder", PK_STARCODER},
+    {"refact", PK_STARCODER},
+    {"command-r", PK_STARCODER},
+    {"smollm", PK_STARCODER},
+    {"codeshell", PK_STARCODER},
+    {"exaone", PK_STARCODER},
+    {"minerva-7b", PK_STARCODER},
+    {"mellum2", PK_STARCODER},
+    {"qwen2", PK_QWEN2},
+    {"deepseek-r1-qwen", PK_QWEN2},
+    {"kormo", PK_QWEN2},
+    {"f2llmv2", PK_QWEN2},
+    {"stablelm2", PK_QWEN2},
+    {"megrez", PK_QWEN2},
+    {"hunyuan", PK_QWEN2},
+    {"solar-open", PK_QWEN2},
     {"grok-2", PK_QWEN2},
     {"qwen35", PK_QWEN35},
-    {"dbrx", PK_LLAMA3 + PK_COUNT}, {"smaug-bpe", PK_LLAMA3 + PK_COUNT}, /* llama3 regex, no llama3 options */
-    {"poro-chat", PK_PORO}, {"bloom", PK_PORO}, {"gpt3-finnish", PK_PORO},
-    {"chatglm-bpe", PK_CHATGLM4}, {"glm4", PK_CHATGLM4},
+    {"dbrx", PK_LLAMA3 + PK_COUNT},
+    {"smaug-bpe", PK_LLAMA3 + PK_COUNT}, /* llama3 regex, no llama3 options */
+    {"poro-chat", PK_PORO},
+    {"bloom", PK_PORO},
+    {"gpt3-finnish", PK_PORO},
+    {"chatglm-bpe", PK_CHATGLM4},
+    {"glm4", PK_CHATGLM4},
     {"viking", PK_VIKING},
     {"tekken", PK_TEKKEN},
     {"chameleon", PK_CHAMELEON},
-    {"gpt-4o", PK_GPT4O}, {"llama4", PK_GPT4O}, {"kanana2", PK_GPT4O}, {"talkie", PK_GPT4O}, {"minimax-m2", PK_GPT4O},
+    {"gpt-4o", PK_GPT4O},
+    {"llama4", PK_GPT4O},
+    {"kanana2", PK_GPT4O},
+    {"talkie", PK_GPT4O},
+    {"minimax-m2", PK_GPT4O},
     {"superbpe", PK_SUPERBPE},
-    {"bailingmoe", PK_BAILING}, {"bailingmoe2", PK_BAILING}, {"llada-moe", PK_BAILING},
+    {"bailingmoe", PK_BAILING},
+    {"bailingmoe2", PK_BAILING},
+    {"llada-moe", PK_BAILING},
     {"seed-coder", PK_SEED_CODER},
     {"kimi-k2", PK_KIMI},
-    {"gemma4", PK_GEMMA4}, {"granite-embed-multi-311m", PK_GEMMA4},
+    {"gemma4", PK_GEMMA4},
+    {"granite-embed-multi-311m", PK_GEMMA4},
     {"jais-2", PK_JAIS2},
     {"exaone-moe", PK_EXAONE_MOE},
     {"laguna", PK_LAGUNA},
@@ -293,7 +375,8 @@ static int split_one(const pcre2_code *re, const char *s, size_t off, size_t len
         if (rc < 0) {
             PCRE2_UCHAR msg[160];
             pcre2_get_error_message(rc, msg, sizeof msg);
-            return jc_errf(err, "tokenize: pre-tokenizer regex failed at byte %zu: %s", off + pos, (const char *)msg);
+            return jc_errf(err, "tokenize: pre-tokenizer regex failed at byte %zu: %s", off + pos,
+                           (const char *)msg);
         }
         PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
         size_t ms = ov[0], me = ov[1];

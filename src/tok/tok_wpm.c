@@ -22,8 +22,8 @@
 static bool is_cjk(uint32_t c)
 {
     return (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0x3400 && c <= 0x4DBF) || (c >= 0x20000 && c <= 0x2A6DF) ||
-           (c >= 0x2A700 && c <= 0x2B73F) || (c >= 0x2B740 && c <= 0x2B81F) || (c >= 0x2B820 && c <= 0x2CEAF) ||
-           (c >= 0xF900 && c <= 0xFAFF) || (c >= 0x2F800 && c <= 0x2FA1F);
+           (c >= 0x2A700 && c <= 0x2B73F) || (c >= 0x2B740 && c <= 0x2B81F) ||
+           (c >= 0x2B820 && c <= 0x2CEAF) || (c >= 0xF900 && c <= 0xFAFF) || (c >= 0x2F800 && c <= 0x2FA1F);
 }
 
 static bool is_ws(uint32_t c, utf8proc_category_t cat)
@@ -47,7 +47,7 @@ static bool is_punct(uint32_t c, utf8proc_category_t cat)
 }
 
 typedef struct wpm_word {
-    char *buf;       /* "▁" + the word's UTF-8 */
+    char *buf; /* "▁" + the word's UTF-8 */
     size_t n, cap;
     size_t chars;
 } wpm_word;
