@@ -736,6 +736,86 @@ Q512I void pdirect_tile(const uint32_t type, const uint8_t *const *wr, size_t wn
             res[r][t] = _mm512_reduce_add_ps(acc[r][t]);
 }
 
+/*
+ * Few tokens, Q4_0 and IQ4_NL: four blocks per step. The 16-byte nibble
+ * arrays of 4 blocks fill one register; low nibbles (elements 0-15 of each
+ * block) and high nibbles (16-31) meet activations permuted to match, and
+ * both products land in the block's 4 lanes, so one scale multiply serves
+ * 128 weights. A missing block at the end gets zero activations.
+ */
+Q512I __m512 quad_scales(uint16_t a, uint16_t b, uint16_t c, uint16_t d)
+{
+    static const int32_t idx[16] __attribute__((aligned(64))) = {0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3};
+    const uint64_t h = (uint64_t)a | ((uint64_t)b << 16) | ((uint64_t)c << 32) | ((uint64_t)d << 48);
+    return _mm512_permutexvar_ps(_mm512_load_si512(idx), _mm512_castps128_ps512(_mm_cvtph_ps(_mm_cvtsi64_si128((long long)h))));
+}
+
+Q512I void qdirect_tile(const uint32_t type, const uint8_t *const *wr, size_t wnext, int64_t nbt,
+                        const block_q8_0 *const *xt, const int nt, float res[RT][TT])
+{
+    const int sh = type == GGML_TYPE_Q4_0 ? 3 : 7;
+    static const uint8_t lut[16] = {1, 24, 45, 63, 79, 93, 106, 118, 129, 141, 153, 166, 181, 197, 217, 241};
+    const __m512i tbl = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)lut));
+    const __m512i m4 = _mm512_set1_epi8(0xF), ones = _mm512_set1_epi8(1);
+    __m512 acc[RT][TT];
+    UNROLL
+    for (int r = 0; r < RT; r++)
+        UNROLL
+        for (int t = 0; t < nt; t++)
+            acc[r][t] = _mm512_setzero_ps();
+    for (int64_t i0 = 0; i0 < nbt; i0 += 4) {
+        int64_t ib[4];
+        bool have[4];
+        UNROLL
+        for (int k = 0; k < 4; k++) {
+            have[k] = i0 + k < nbt;
+            ib[k] = have[k] ? i0 + k : i0;
+        }
+        __m512i xlo[TT], xhi[TT], init[TT];
+        __m512 dx[TT];
+        UNROLL
+        for (int t = 0; t < nt; t++) {
+            const block_q8_0 *x = xt[t];
+            __m256i xa = _mm256_loadu_si256((const __m256i *)x[ib[0]].qs);
+            __m256i xb = have[1] ? _mm256_loadu_si256((const __m256i *)x[ib[1]].qs) : _mm256_setzero_si256();
+            __m256i xc = have[2] ? _mm256_loadu_si256((const __m256i *)x[ib[2]].qs) : _mm256_setzero_si256();
+            __m256i xd = have[3] ? _mm256_loadu_si256((const __m256i *)x[ib[3]].qs) : _mm256_setzero_si256();
+            __m512i t0 = cat256(xa, xb), t1 = cat256(xc, xd);
+            xlo[t] = _mm512_shuffle_i64x2(t0, t1, _MM_SHUFFLE(2, 0, 2, 0));
+            xhi[t] = _mm512_shuffle_i64x2(t0, t1, _MM_SHUFFLE(3, 1, 3, 1));
+            dx[t] = quad_scales(x[ib[0]].d, have[1] ? x[ib[1]].d : 0, have[2] ? x[ib[2]].d : 0, have[3] ? x[ib[3]].d : 0);
+            __m512i s4 = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, xlo[t]), ones, xhi[t]);
+            init[t] = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_sllv_epi32(s4, _mm512_set1_epi32(sh)));
+        }
+        UNROLL
+        for (int r = 0; r < RT; r++) {
+            const block_q4_0 *w = (const block_q4_0 *)wr[r]; /* IQ4_NL has the same 18-byte layout */
+            _mm_prefetch((const char *)(wr[r] + wnext + (size_t)i0 * 18), _MM_HINT_T0);
+            _mm_prefetch((const char *)(wr[r] + wnext + (size_t)i0 * 18 + 64), _MM_HINT_T0);
+            __m512i q = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)w[ib[0]].qs));
+            q = _mm512_inserti32x4(q, _mm_loadu_si128((const __m128i *)w[ib[1]].qs), 1);
+            q = _mm512_inserti32x4(q, _mm_loadu_si128((const __m128i *)w[ib[2]].qs), 2);
+            q = _mm512_inserti32x4(q, _mm_loadu_si128((const __m128i *)w[ib[3]].qs), 3);
+            __m512i lo = _mm512_and_si512(q, m4), hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
+            if (type != GGML_TYPE_Q4_0) {
+                lo = _mm512_shuffle_epi8(tbl, lo);
+                hi = _mm512_shuffle_epi8(tbl, hi);
+            }
+            const __m512 dw = quad_scales(w[ib[0]].d, w[ib[1]].d, w[ib[2]].d, w[ib[3]].d);
+            UNROLL
+            for (int t = 0; t < nt; t++) {
+                __m512i v = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(init[t], lo, xlo[t]), hi, xhi[t]);
+                acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(v), _mm512_mul_ps(dw, dx[t]), acc[r][t]);
+            }
+        }
+    }
+    UNROLL
+    for (int r = 0; r < RT; r++)
+        UNROLL
+        for (int t = 0; t < nt; t++)
+            res[r][t] = _mm512_reduce_add_ps(acc[r][t]);
+}
+
 Q512I void gemm_p_direct(const uint32_t type, const uint8_t *W, size_t wrb, int64_t rows, int64_t n,
                          const uint8_t *X, size_t arb, int64_t ntok, float *out, size_t os)
 {
@@ -753,6 +833,12 @@ Q512I void gemm_p_direct(const uint32_t type, const uint8_t *W, size_t wrb, int6
         for (int r = 0; r < RT; r++)
             wr[r] = W + (size_t)(r0 + (r < rr ? r : rr - 1)) * wrb;
         float res[RT][TT];
+        if ((type == GGML_TYPE_Q4_0 || type == GGML_TYPE_IQ4_NL) && tt <= 2) {
+            if (tt == 1)
+                qdirect_tile(type, wr, RT * wrb, nbt, xt, 1, res);
+            else
+                qdirect_tile(type, wr, RT * wrb, nbt, xt, 2, res);
+        } else
         switch (tt) {
         case 1: pdirect_tile(type, wr, RT * wrb, bsz, nbt, xt, 1, res); break;
         case 2: pdirect_tile(type, wr, RT * wrb, bsz, nbt, xt, 2, res); break;
