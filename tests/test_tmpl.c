@@ -111,6 +111,10 @@ TEST(errors_name_the_line)
     EXPECT_ERR("{% foo %}", NULL, NULL, "unknown tag 'foo'");
     EXPECT_ERR("{{ x|nosuchfilter }}", NULL, NULL, "no filter named 'nosuchfilter'");
     EXPECT_ERR("{{ 'unterminated }}", NULL, NULL, "unterminated string");
+    /* found by fuzzing: a long float literal overflowed the lexer's number buffer */
+    EXPECT_ERR("{{ 1.00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+               "0000000000000000000000000000000000000000000 }}",
+               NULL, NULL, "number literal too long");
 }
 
 /* Proves: a range far over the iteration limit is refused at once, with a clear error. */

@@ -244,6 +244,14 @@ static void lex_string(lexer *L, ttoken *k)
     advance(L, end + 1);
 }
 
+/* Appends c to a number's text; a literal longer than the buffer is an error. */
+static void num_put(lexer *L, char *buf, size_t *b, size_t cap, char c)
+{
+    if (*b + 1 >= cap)
+        lex_fail(L, "number literal too long%s", "");
+    buf[(*b)++] = c;
+}
+
 static void lex_number(lexer *L, ttoken *k)
 {
     size_t i = L->pos;
@@ -251,17 +259,17 @@ static void lex_number(lexer *L, ttoken *k)
     size_t b = 0;
     bool is_float = false;
     while (i < L->n && (isdigit((unsigned char)L->src[i]) || L->src[i] == '_')) {
-        if (L->src[i] != '_' && b < sizeof buf - 1)
-            buf[b++] = L->src[i];
+        if (L->src[i] != '_')
+            num_put(L, buf, &b, sizeof buf, L->src[i]);
         i++;
     }
     if (i + 1 < L->n && L->src[i] == '.' && isdigit((unsigned char)L->src[i + 1])) {
         is_float = true;
-        buf[b++] = '.';
+        num_put(L, buf, &b, sizeof buf, '.');
         i++;
         while (i < L->n && (isdigit((unsigned char)L->src[i]) || L->src[i] == '_')) {
-            if (L->src[i] != '_' && b < sizeof buf - 1)
-                buf[b++] = L->src[i];
+            if (L->src[i] != '_')
+                num_put(L, buf, &b, sizeof buf, L->src[i]);
             i++;
         }
     }
@@ -271,22 +279,15 @@ static void lex_number(lexer *L, ttoken *k)
             j++;
         if (j < L->n && isdigit((unsigned char)L->src[j])) {
             is_float = true;
-            if (b < sizeof buf - 1)
-                buf[b++] = 'e';
+            num_put(L, buf, &b, sizeof buf, 'e');
             for (size_t m = i + 1; m < j; m++)
-                if (b < sizeof buf - 1)
-                    buf[b++] = L->src[m];
+                num_put(L, buf, &b, sizeof buf, L->src[m]);
             i = j;
-            while (i < L->n && isdigit((unsigned char)L->src[i])) {
-                if (b < sizeof buf - 1)
-                    buf[b++] = L->src[i];
-                i++;
-            }
+            while (i < L->n && isdigit((unsigned char)L->src[i]))
+                num_put(L, buf, &b, sizeof buf, L->src[i++]);
         }
     }
     buf[b] = 0;
-    if (b >= sizeof buf - 1)
-        lex_fail(L, "number literal too long%s", "");
     if (is_float) {
         k->type = TK_FLOAT;
         k->f = strtod(buf, NULL);
