@@ -453,7 +453,7 @@ http_server *http_start(const http_options *o, jc_err *err)
     s->d = MHD_start_daemon(flags, (uint16_t)o->port, NULL, NULL, on_request, s,
                             MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->o.max_conns,
-                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)600,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, /* idle keep-alive, s */
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, (void *)s,
                             MHD_OPTION_UNESCAPE_CALLBACK, unescape_noop, (void *)NULL,
                             MHD_OPTION_EXTERNAL_LOGGER, mhd_log, (void *)NULL,
