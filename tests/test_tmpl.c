@@ -76,6 +76,8 @@ TEST(control_flow)
            "{% endfor %}",
            NULL, "02");
     EXPECT("{% set x = 1 %}{% for i in [1] %}{% set x = 2 %}{% endfor %}{{ x }}", NULL, "1");
+    /* each iteration starts with a fresh scope: y set in iteration 1 is undefined in iteration 2 */
+    EXPECT("{% for i in [1,2] %}{% if i == 2 %}[{{ y }}]{% endif %}{% set y = i %}{% endfor %}", NULL, "[]");
     EXPECT("{% set ns = namespace(n=0) %}{% for i in [1,2] %}{% set ns.n = ns.n + i %}{% endfor %}{{ ns.n }}", NULL, "3");
     EXPECT("{% macro m(a, b='B') %}{{ a }}{{ b }}{{ caller() if caller is defined }}{% endmacro %}{{ m(1) }}"
            "{% call m(2, b='c') %}!{% endcall %}",

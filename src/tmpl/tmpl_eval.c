@@ -1000,6 +1000,7 @@ static int exec_for(tctx *x, tframe *f, const tnode *n)
     for (size_t i = 0; i < items->n; i++) {
         tx_step(x);
         lp->index0 = i;
+        lf->vars.n = 0; /* each iteration starts with a fresh scope, as in jinja2 */
         assign(x, lf, &n->targets, items->v[i]);
         frame_set(x, lf, "loop", 4, lv);
         int rc = exec_body(x, lf, &n->body);
