@@ -15,6 +15,10 @@ if [ ! -f "$TD/jinja-engine-cases.json" ] || [ ! -x "$SHARED/tools/check_templat
   echo "SKIP: $TD or the check tool is absent"
   exit 77
 fi
+if ! command -v python3 >/dev/null; then
+  echo "SKIP: python3 is needed to run ../shared/tools/check_templates.py"
+  exit 77
+fi
 known=$JANC_SRC/tests/tmpl_known_failures.txt
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
