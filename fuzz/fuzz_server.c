@@ -2,7 +2,8 @@
  * fuzz_server.c — libFuzzer target for what the server reads from a request
  * before any model is touched: the body as JSON (api_parse_body), then as a
  * chat request, a completions request and an embeddings request, and the
- * first line of the input as a URL path for the route matcher. Any crash,
+ * first line of the input as a URL path for the route matcher; and the
+ * reply writer (http_json) must round-trip every parsed body. Any crash,
  * leak, hang or sanitizer report is a bug: these see untrusted bytes.
  * Seeds: fuzz/corpus/server/.
  */
@@ -11,6 +12,7 @@
 #include <string.h>
 
 #include "server/api_params.h"
+#include "server/http_json.h"
 #include "server/http_route.h"
 
 static int h(void *app, http_req *r)
@@ -49,6 +51,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     json_t *b = api_parse_body((const char *)data, size, &e);
     if (!b)
         return 0;
+    /* the reply writer must round-trip whatever jansson parsed */
+    char *out = http_json_dump(b, NULL);
+    if (out) {
+        json_error_t je;
+        json_t *back = json_loads(out, JSON_DECODE_ANY, &je);
+        if (!back || !json_equal(back, b))
+            abort();
+        json_decref(back);
+        free(out);
+    }
     api_gen_req q;
     if (api_gen_req_parse(b, true, &q, &e) == 0)
         api_sampling_defaults(&q.s, json_object_get(b, "parameters"));

@@ -7,6 +7,7 @@
  */
 #include "harness.h"
 #include "server/api_params.h"
+#include "server/http_json.h"
 #include "server/http_route.h"
 
 static int h_dummy(void *app, http_req *r)
@@ -250,6 +251,44 @@ TEST(embed_parse)
     }
 }
 
-TESTS(T(route_match), T(route_decode), T(id_validation), T(body_parse), T(gen_validation), T(gen_parse_ok),
+/* Proves: the reply writer escapes what JSON requires, prints reals exactly and short, and round-trips. */
+TEST(json_writer)
+{
+    json_t *v = json_pack("{s:s, s:f, s:f, s:f, s:I, s:b, s:n, s:[i, s], s:{}}", "s", "a\"b\\c\n\x01\xc3\xa9",
+                          "r1", 0.7, "r2", 1.0, "r3", 1e300, "i", (json_int_t)-9007199254740993LL, "t", 1, "z", "a",
+                          1, "x", "o");
+    REQUIRE(v);
+    size_t len = 0;
+    char *s = http_json_dump(v, &len);
+    REQUIRE(s);
+    CHECK_STR(s, "{\"s\":\"a\\\"b\\\\c\\n\\u0001\xc3\xa9\",\"r1\":0.7,\"r2\":1.0,\"r3\":1e+300,"
+                 "\"i\":-9007199254740993,\"t\":true,\"z\":null,\"a\":[1,\"x\"],\"o\":{}}");
+    CHECK_EQ_INT(len, strlen(s));
+    json_error_t je;
+    json_t *back = json_loads(s, 0, &je);
+    CHECK(back && json_equal(back, v));
+    json_decref(back);
+    free(s);
+    json_decref(v);
+    json_t *nan = json_pack("[f]", 0.1);
+    json_real_set(json_array_get(nan, 0), 1.0 / 3.0);
+    s = http_json_dump(nan, NULL);
+    back = json_loads(s, 0, &je);
+    CHECK(back && json_real_value(json_array_get(back, 0)) == 1.0 / 3.0); /* exact round trip */
+    json_decref(back);
+    free(s);
+    json_decref(nan);
+    /* too deep: refused, not a stack overflow */
+    json_t *deep = json_array(), *cur = deep;
+    for (int i = 0; i < 600; i++) {
+        json_t *n = json_array();
+        json_array_append_new(cur, n);
+        cur = n;
+    }
+    CHECK(http_json_dump(deep, NULL) == NULL);
+    json_decref(deep);
+}
+
+TESTS(T(json_writer), T(route_match), T(route_decode), T(id_validation), T(body_parse), T(gen_validation), T(gen_parse_ok),
       T(embed_parse));
 TEST_MAIN()
