@@ -42,7 +42,7 @@ struct sdl {
     store *s;
     char *id, *url, *file, *part, *dest;
     char *want_sha;      /* lowercase hex from model.json metadata.sha256, or NULL */
-    uint64_t want_size;  /* metadata.size, or 0 */
+    uint64_t want_size;  /* metadata.size when metadata.sha256 is there too, or 0 */
     pthread_t th;
     bool thread_live;    /* started and not joined */
     atomic_bool cancel;  /* stop and remove the .part */
@@ -821,8 +821,9 @@ int store_pull(store *s, const char *url_or_id, const char *id_or_null, char **n
         const char *h = json_string_value(json_object_get(md, "sha256"));
         if (h && is_sha256_hex(h))
             sha = jc_xstrdup(h);
+        /* metadata.size is exact only where janc wrote it (with the sha256); Jan's is rounded */
         int64_t sz;
-        if (mj_as_int(json_object_get(md, "size"), &sz) && sz > 0)
+        if (sha && mj_as_int(json_object_get(md, "size"), &sz) && sz > 0)
             want_size = (uint64_t)sz;
     } else if (!by_url) {
         jc_errf(err, "model '%s' not found (give a URL to download a new model)", id);
