@@ -365,6 +365,32 @@ TEST(download_inputs)
     store_close(s);
 }
 
+/* metadata.sha256 in model.json is checked (here it is wrong, and the server sends no ETag). */
+TEST(download_checks_metadata_sha)
+{
+    char *u = url_for("plain", "tiny.gguf");
+    char *dir = jc_xasprintf("%s/hashed", g_models);
+    mkdir(dir, 0755);
+    char *mj = jc_xasprintf("%s/model.json", dir);
+    char *text = jc_xasprintf("{\"source_url\": \"%s\", \"metadata\": {\"sha256\": \"%064d\"}}", u, 0);
+    fx_write(mj, text);
+    jc_err err = {0};
+    store *s = store_open(g_data, &err);
+    REQUIRE(s);
+    int rc;
+    json_t *d = pull_wait(s, "hashed", NULL, &rc);
+    REQUIRE(d);
+    CHECK_STR(jstr(d, "state", NULL), "error");
+    CHECKF(jstr(d, "error", NULL) && strstr(jstr(d, "error", NULL), "SHA-256 mismatch"), "%s", jstr(d, "error", NULL));
+    json_decref(d);
+    CHECK(store_delete(s, "hashed", &err) == 0);
+    store_close(s);
+    free(u);
+    free(dir);
+    free(mj);
+    free(text);
+}
+
 static void setup(void)
 {
     g_data = test_tmpdir();
@@ -394,7 +420,7 @@ int main(int argc, char **argv)
     static const th_case cases[] = {T(download_ok),        T(download_redirects),
                                     T(download_resumes_after_drop), T(download_resume_after_restart),
                                     T(download_faults),    T(download_conflict_and_cancel),
-                                    T(download_inputs)};
+                                    T(download_inputs), T(download_checks_metadata_sha)};
     int passed = 0, failed = 0;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         if (argc > 1 && strcmp(argv[1], cases[i].name))
