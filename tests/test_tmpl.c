@@ -54,6 +54,9 @@ TEST(values_and_printing)
     EXPECT("{{ \"it's\" }} {{ [\"it's\", 'a\\nb'] }}", NULL, "it's [\"it's\", 'a\\nb']");
     EXPECT("{{ 'ab' * 3 }}{{ [1] + [2] }}{{ 'x' ~ 1 ~ none }}", NULL, "ababab[1, 2]x1None");
     EXPECT("{{ 'héllo'|length }} {{ 'héllo'[1] }} {{ 'héllo'[::-1] }}", NULL, "5 é olléh");
+    EXPECT("{{ [1, 2, 3][1::9223372036854775807] }}{{ [1, 2, 3][::-9223372036854775807] }}"
+           "{{ range(-9223372036854775807, 9223372036854775807, 4611686018427387904)|length }}",
+           NULL, "[2][3]4");
     EXPECT("{{ x.y is defined }} {{ x['z']|default('d') }} {{ u }}|{{ u|string }}", "{\"x\":{\"y\":1}}", "True d |");
 }
 

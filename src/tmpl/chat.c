@@ -93,8 +93,9 @@ static char *render_jinja(const chat_tmpl *ct, json_t *messages, const json_t *t
     if (tools && json_is_array(tools) && json_array_size(tools) > 0)
         json_object_set(vars, "tools", (json_t *)tools);
     json_object_set_new(vars, "add_generation_prompt", json_boolean(add_gen));
-    json_object_set_new(vars, "bos_token", json_string(ct->bos));
-    json_object_set_new(vars, "eos_token", json_string(ct->eos));
+    /* token texts come from the model file and need not be valid UTF-8 */
+    json_object_set_new(vars, "bos_token", json_stringn_nocheck(ct->bos, strlen(ct->bos)));
+    json_object_set_new(vars, "eos_token", json_stringn_nocheck(ct->eos, strlen(ct->eos)));
     char *out = tmpl_render(ct->jinja, vars, NULL, len, err);
     json_decref(vars);
     return out;

@@ -269,6 +269,10 @@ static tv do_slice(tctx *x, tv obj, tv start, tv stop, tv step)
     if (st == 0)
         tx_fail(x, "slice step cannot be zero");
     int64_t n = obj.t == TV_STR ? (int64_t)tv_utf8_len(obj.s.p, obj.s.n) : (int64_t)obj.l->n;
+    if (st > n + 1) /* larger steps select the same items; clamping keeps i += st from overflowing */
+        st = n + 1;
+    if (st < -n - 1)
+        st = -n - 1;
     int64_t lo, hi;
     if (st > 0) {
         lo = slice_arg(x, start, 0);
@@ -677,15 +681,19 @@ static tv call_builtin(tctx *x, const tfunc *fn, const targv *a)
         if (v[2] == 0)
             tx_fail(x, "range() arg 3 must not be zero");
         double count = v[2] > 0 ? ceil(((double)v[1] - (double)v[0]) / (double)v[2])
-                                : ceil(((double)v[0] - (double)v[1]) / (double)-v[2]);
+                                : ceil(((double)v[0] - (double)v[1]) / -(double)v[2]);
         if (count < 0)
             count = 0;
         if (count > (double)x->lim.max_steps)
             tx_fail(x, "range() of %.0f items exceeds the limit of %llu iterations", count,
                     (unsigned long long)x->lim.max_steps);
         tv l = tv_list_new(&x->arena, (size_t)count);
-        for (size_t i = 0; i < (size_t)count; i++)
-            l.l->v[i] = tv_int(v[0] + (int64_t)i * v[2]);
+        int64_t cur = v[0];
+        for (size_t i = 0; i < (size_t)count; i++) {
+            l.l->v[i] = tv_int(cur);
+            if (i + 1 < (size_t)count && __builtin_add_overflow(cur, v[2], &cur))
+                tx_fail(x, "range() overflows 64-bit integers");
+        }
         l.l->n = (size_t)count;
         return l;
     }
