@@ -57,8 +57,9 @@ const char *tok_pre_name(const tok_vocab *v);
  * Encodes text[0..len) (any bytes; invalid UTF-8 is tolerated) into out, the
  * caller's array of cap ids. add_special: BOS/EOS (or CLS/SEP for WordPiece)
  * as the metadata says (tok_add_bos/tok_add_eos). parse_special: text of
- * control and user-defined tokens (e.g. "<|im_start|>") becomes their id,
- * longest match first; otherwise it is tokenized as plain text.
+ * control and unknown tokens (e.g. "<|im_start|>") becomes their id,
+ * longest match first; otherwise it is tokenized as plain text. The text of
+ * user-defined tokens always becomes their id (as in llama.cpp and HF).
  * Returns the number of ids (>= 0). When cap is too small, returns -1, sets
  * *needed (if not NULL) to the count required and err to a message; out may
  * then hold a partial result. Other failures (input over 1 GiB, out of
