@@ -27,8 +27,10 @@
 /* Bounds on one render. Zero fields take the defaults below. */
 typedef struct tmpl_limits {
     size_t max_output;  /* bytes of output; default TMPL_DEFAULT_MAX_OUTPUT */
-    uint64_t max_steps; /* loop iterations + calls + output writes; default TMPL_DEFAULT_MAX_STEPS */
-    unsigned max_depth; /* nesting of macro calls / evaluation recursion; default TMPL_DEFAULT_MAX_DEPTH */
+    uint64_t max_steps; /* loop iterations + macro calls (range() longer than this is refused); default
+                           TMPL_DEFAULT_MAX_STEPS */
+    unsigned max_depth; /* nesting of macro calls; default TMPL_DEFAULT_MAX_DEPTH (evaluation recursion has
+                           its own fixed bound) */
     double max_seconds; /* wall-clock time of one render (checked at every step); default TMPL_DEFAULT_MAX_SECONDS */
 } tmpl_limits;
 
