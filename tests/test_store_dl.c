@@ -391,6 +391,34 @@ TEST(download_checks_metadata_sha)
     free(text);
 }
 
+/* store_resume_downloads restarts what an earlier run left: model.json says downloading, a .part is there. */
+TEST(download_resumed_at_start)
+{
+    char *u = url_for("drop", "tiny.gguf"); /* completes only a Range request */
+    leave_partial("unfinished", u, g_bytes, g_size / 2);
+    char *mj = jc_xasprintf("%s/unfinished/model.json", g_models);
+    char *text = jc_xasprintf("{\"source_url\": \"%s\", \"state\": \"downloading\", \"assets\": [\"tiny.gguf\"]}", u);
+    fx_write(mj, text);
+    jc_err err = {0};
+    store *s = store_open(g_data, &err);
+    REQUIRE(s);
+    CHECK_EQ_INT(store_resume_downloads(s), 1);
+    CHECK(store_download_wait(s, "unfinished", 20000) == 1);
+    json_t *m = store_get_json(s, "unfinished");
+    REQUIRE(m);
+    CHECK_STR(jstr(m, "state", NULL), "ready");
+    json_decref(m);
+    CHECK_EQ_INT(store_resume_downloads(s), 0); /* nothing left to resume */
+    char *f = jc_xasprintf("%s/unfinished/tiny.gguf", g_models);
+    CHECK(same_as_fixture(f));
+    CHECK(store_delete(s, "unfinished", &err) == 0);
+    store_close(s);
+    free(f);
+    free(u);
+    free(mj);
+    free(text);
+}
+
 static void setup(void)
 {
     g_data = test_tmpdir();
@@ -420,7 +448,8 @@ int main(int argc, char **argv)
     static const th_case cases[] = {T(download_ok),        T(download_redirects),
                                     T(download_resumes_after_drop), T(download_resume_after_restart),
                                     T(download_faults),    T(download_conflict_and_cancel),
-                                    T(download_inputs), T(download_checks_metadata_sha)};
+                                    T(download_inputs), T(download_checks_metadata_sha),
+                                    T(download_resumed_at_start)};
     int passed = 0, failed = 0;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         if (argc > 1 && strcmp(argv[1], cases[i].name))

@@ -157,6 +157,13 @@ void store_watch_stop(store *s);
  */
 int store_pull(store *s, const char *url_or_id, const char *id_or_null, char **new_id, jc_err *err);
 /*
+ * Restarts the downloads an earlier run left unfinished: models whose
+ * model.json still says "state": "downloading", whose file is missing and
+ * whose <file>.part is there (they resume with Range). For `janc serve` to
+ * call after store_open; returns how many were started.
+ */
+int store_resume_downloads(store *s);
+/*
  * {"transferred","total","percent","speed","eta","state":"downloading|done|error|cancelled",
  *  "error"?} of the model's latest download, or NULL if it has none.
  */

@@ -890,3 +890,38 @@ out:
     free(sha);
     return rc;
 }
+
+int store_resume_downloads(store *s)
+{
+    /* collect first: store_pull takes the lock itself */
+    char **ids = NULL;
+    size_t n = 0;
+    pthread_mutex_lock(&s->mu);
+    for (size_t i = 0; i < s->n; i++) {
+        smodel *m = s->models[i];
+        const char *st = json_string_value(json_object_get(m->raw, "state"));
+        if (m->error || m->file_present || !m->main_file || !st || strcmp(st, "downloading"))
+            continue;
+        char *part = jc_xasprintf("%s/%s/%s.part", s->models_dir, m->id, m->main_file);
+        struct stat pst;
+        if (stat(part, &pst) == 0 && S_ISREG(pst.st_mode)) {
+            ids = jc_xrealloc(ids, (n + 1) * sizeof *ids);
+            ids[n++] = jc_xstrdup(m->id);
+        }
+        free(part);
+    }
+    pthread_mutex_unlock(&s->mu);
+    int started = 0;
+    for (size_t i = 0; i < n; i++) {
+        jc_err err = {0};
+        if (store_pull(s, ids[i], NULL, NULL, &err) == STORE_OK) {
+            jc_info("resuming the download of %s", ids[i]);
+            started++;
+        } else {
+            jc_warn("cannot resume the download of %s: %s", ids[i], err.msg);
+        }
+        free(ids[i]);
+    }
+    free(ids);
+    return started;
+}
