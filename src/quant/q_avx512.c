@@ -547,76 +547,115 @@ Q512 static void gemm_k(uint32_t type, const uint8_t *W, size_t wrb, int64_t row
 
 /* ---------------- 32-element block types with Q8_0 activations ---------------- */
 
-/* Two decoded blocks (64 elements): w = d * u + m per lane (lanes 0-7 block A, 8-15 block B). */
+/*
+ * Four blocks ("a quad", 128 weights) per step. Register lo holds elements
+ * 0-15 of blocks A, B, C, D and hi elements 16-31, as unsigned levels; the
+ * activations are permuted the same way, so vpdpbusd leaves each block's
+ * sums in its 4 lanes and one scale multiply per 128 weights follows.
+ * w = d * level + m per lane (m only for Q4_1/Q5_1; the symmetric types
+ * subtract offset * sum(x) instead). A missing block at the end of a row
+ * repeats an existing one and meets zero activations.
+ */
 typedef struct {
-    __m512i u;
-    __m512 d;
-    __m512 m; /* Q4_1/Q5_1 only */
-} pdec;
+    __m512i lo, hi;
+    __m512 d, m;
+} qdec;
 
-Q512I __m512 pair_ps(float a, float b)
+#define QCH 32 /* quads decoded per chunk */
+
+Q512I __m512 quad_scales(uint16_t a, uint16_t b, uint16_t c, uint16_t d)
 {
-    return _mm512_mask_blend_ps((__mmask16)0xFF00, _mm512_set1_ps(a), _mm512_set1_ps(b));
+    static const int32_t idx[16] __attribute__((aligned(64))) = {0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3};
+    const uint64_t h = (uint64_t)a | ((uint64_t)b << 16) | ((uint64_t)c << 32) | ((uint64_t)d << 48);
+    return _mm512_permutexvar_ps(_mm512_load_si512(idx), _mm512_castps128_ps512(_mm_cvtph_ps(_mm_cvtsi64_si128((long long)h))));
 }
 
-/* Unsigned nibbles of two 16-byte qs arrays in element order: A lo, A hi, B lo, B hi. */
-Q512I __m512i nib2(const uint8_t *qa, const uint8_t *qb)
+/* 32-byte arrays of four blocks split into halves: lo = first 16 bytes of each, hi = last 16. */
+Q512I void split32(const int8_t *a, const int8_t *b, const int8_t *c, const int8_t *d, __m512i *lo, __m512i *hi)
 {
-    const __m256i m4 = _mm256_set1_epi8(0xF);
-    __m256i q = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)qa)),
-                                        _mm_loadu_si128((const __m128i *)qb), 1);
-    __m512i v = cat256(_mm256_and_si256(q, m4), _mm256_and_si256(_mm256_srli_epi16(q, 4), m4));
-    return _mm512_shuffle_i64x2(v, v, _MM_SHUFFLE(3, 1, 2, 0));
+    __m512i t0 = cat256(_mm256_loadu_si256((const __m256i *)a), _mm256_loadu_si256((const __m256i *)b));
+    __m512i t1 = cat256(_mm256_loadu_si256((const __m256i *)c), _mm256_loadu_si256((const __m256i *)d));
+    *lo = _mm512_shuffle_i64x2(t0, t1, _MM_SHUFFLE(2, 0, 2, 0));
+    *hi = _mm512_shuffle_i64x2(t0, t1, _MM_SHUFFLE(3, 1, 3, 1));
 }
 
-/* Decodes blocks a and b (b may equal a; then its lanes are ignored via a zero activation). */
-Q512I void pdecode(uint32_t type, const uint8_t *a, const uint8_t *b, pdec *o)
+/* Nibbles of four 16-byte qs arrays: lo = low nibbles (elements 0-15), hi = high (16-31). */
+Q512I void nib4(const uint8_t *a, const uint8_t *b, const uint8_t *c, const uint8_t *d, __m512i *lo, __m512i *hi)
+{
+    const __m512i m4 = _mm512_set1_epi8(0xF);
+    __m512i q = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)a));
+    q = _mm512_inserti32x4(q, _mm_loadu_si128((const __m128i *)b), 1);
+    q = _mm512_inserti32x4(q, _mm_loadu_si128((const __m128i *)c), 2);
+    q = _mm512_inserti32x4(q, _mm_loadu_si128((const __m128i *)d), 3);
+    *lo = _mm512_and_si512(q, m4);
+    *hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
+}
+
+/* The 5th bits of four Q5 blocks (qh words) into lo/hi as 0x10. */
+Q512I void hbits4(uint32_t a, uint32_t b, uint32_t c, uint32_t d, __m512i *lo, __m512i *hi)
+{
+    const uint64_t ml = (uint64_t)(a & 0xFFFF) | ((uint64_t)(b & 0xFFFF) << 16) | ((uint64_t)(c & 0xFFFF) << 32) |
+                        ((uint64_t)(d & 0xFFFF) << 48);
+    const uint64_t mh = (uint64_t)(a >> 16) | ((uint64_t)(b >> 16) << 16) | ((uint64_t)(c >> 16) << 32) |
+                        ((uint64_t)(d >> 16) << 48);
+    const __m512i bit = _mm512_set1_epi8(0x10);
+    *lo = _mm512_or_si512(*lo, _mm512_and_si512(_mm512_movm_epi8((__mmask64)ml), bit));
+    *hi = _mm512_or_si512(*hi, _mm512_and_si512(_mm512_movm_epi8((__mmask64)mh), bit));
+}
+
+/* Decodes blocks ib[0..3] of row w. */
+Q512I void qdecode(const uint32_t type, const uint8_t *w, const int64_t *ib, qdec *o)
 {
     switch (type) {
     case GGML_TYPE_Q8_0: {
-        const block_q8_0 *A = (const block_q8_0 *)a, *B = (const block_q8_0 *)b;
-        __m512i v = cat256(_mm256_loadu_si256((const __m256i *)A->qs), _mm256_loadu_si256((const __m256i *)B->qs));
-        o->u = _mm512_xor_si512(v, _mm512_set1_epi8((char)0x80));
-        o->d = pair_ps(h2f(A->d), h2f(B->d));
-        break;
-    }
-    case GGML_TYPE_Q4_0: {
-        const block_q4_0 *A = (const block_q4_0 *)a, *B = (const block_q4_0 *)b;
-        o->u = nib2(A->qs, B->qs);
-        o->d = pair_ps(h2f(A->d), h2f(B->d));
+        const block_q8_0 *B = (const block_q8_0 *)w;
+        split32(B[ib[0]].qs, B[ib[1]].qs, B[ib[2]].qs, B[ib[3]].qs, &o->lo, &o->hi);
+        const __m512i x80 = _mm512_set1_epi8((char)0x80);
+        o->lo = _mm512_xor_si512(o->lo, x80);
+        o->hi = _mm512_xor_si512(o->hi, x80);
+        o->d = quad_scales(B[ib[0]].d, B[ib[1]].d, B[ib[2]].d, B[ib[3]].d);
         break;
     }
     case GGML_TYPE_Q4_1: {
-        const block_q4_1 *A = (const block_q4_1 *)a, *B = (const block_q4_1 *)b;
-        o->u = nib2(A->qs, B->qs);
-        o->d = pair_ps(h2f(A->d), h2f(B->d));
-        o->m = pair_ps(h2f(A->m), h2f(B->m));
+        const block_q4_1 *B = (const block_q4_1 *)w;
+        nib4(B[ib[0]].qs, B[ib[1]].qs, B[ib[2]].qs, B[ib[3]].qs, &o->lo, &o->hi);
+        o->d = quad_scales(B[ib[0]].d, B[ib[1]].d, B[ib[2]].d, B[ib[3]].d);
+        o->m = quad_scales(B[ib[0]].m, B[ib[1]].m, B[ib[2]].m, B[ib[3]].m);
         break;
     }
-    case GGML_TYPE_Q5_0:
+    case GGML_TYPE_Q5_0: {
+        const block_q5_0 *B = (const block_q5_0 *)w;
+        uint32_t h[4];
+        UNROLL
+        for (int k = 0; k < 4; k++)
+            memcpy(&h[k], B[ib[k]].qh, 4);
+        nib4(B[ib[0]].qs, B[ib[1]].qs, B[ib[2]].qs, B[ib[3]].qs, &o->lo, &o->hi);
+        hbits4(h[0], h[1], h[2], h[3], &o->lo, &o->hi);
+        o->d = quad_scales(B[ib[0]].d, B[ib[1]].d, B[ib[2]].d, B[ib[3]].d);
+        break;
+    }
     case GGML_TYPE_Q5_1: {
-        uint32_t ha, hb;
-        if (type == GGML_TYPE_Q5_0) {
-            const block_q5_0 *A = (const block_q5_0 *)a, *B = (const block_q5_0 *)b;
-            o->u = nib2(A->qs, B->qs);
-            o->d = pair_ps(h2f(A->d), h2f(B->d));
-            memcpy(&ha, A->qh, 4), memcpy(&hb, B->qh, 4);
-        } else {
-            const block_q5_1 *A = (const block_q5_1 *)a, *B = (const block_q5_1 *)b;
-            o->u = nib2(A->qs, B->qs);
-            o->d = pair_ps(h2f(A->d), h2f(B->d));
-            o->m = pair_ps(h2f(A->m), h2f(B->m));
-            memcpy(&ha, A->qh, 4), memcpy(&hb, B->qh, 4);
-        }
-        __m512i hbits = _mm512_movm_epi8((__mmask64)ha | ((__mmask64)hb << 32));
-        o->u = _mm512_or_si512(o->u, _mm512_and_si512(hbits, _mm512_set1_epi8(0x10)));
+        const block_q5_1 *B = (const block_q5_1 *)w;
+        uint32_t h[4];
+        UNROLL
+        for (int k = 0; k < 4; k++)
+            memcpy(&h[k], B[ib[k]].qh, 4);
+        nib4(B[ib[0]].qs, B[ib[1]].qs, B[ib[2]].qs, B[ib[3]].qs, &o->lo, &o->hi);
+        hbits4(h[0], h[1], h[2], h[3], &o->lo, &o->hi);
+        o->d = quad_scales(B[ib[0]].d, B[ib[1]].d, B[ib[2]].d, B[ib[3]].d);
+        o->m = quad_scales(B[ib[0]].m, B[ib[1]].m, B[ib[2]].m, B[ib[3]].m);
         break;
     }
-    default: { /* IQ4_NL */
-        static const uint8_t lut[16] = {1, 24, 45, 63, 79, 93, 106, 118, 129, 141, 153, 166, 181, 197, 217, 241};
-        const block_iq4_nl *A = (const block_iq4_nl *)a, *B = (const block_iq4_nl *)b;
-        o->u = _mm512_shuffle_epi8(_mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)lut)), nib2(A->qs, B->qs));
-        o->d = pair_ps(h2f(A->d), h2f(B->d));
+    default: { /* Q4_0, IQ4_NL: same 18-byte layout */
+        const block_q4_0 *B = (const block_q4_0 *)w;
+        nib4(B[ib[0]].qs, B[ib[1]].qs, B[ib[2]].qs, B[ib[3]].qs, &o->lo, &o->hi);
+        if (type == GGML_TYPE_IQ4_NL) {
+            static const uint8_t lut[16] = {1, 24, 45, 63, 79, 93, 106, 118, 129, 141, 153, 166, 181, 197, 217, 241};
+            const __m512i tbl = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)lut));
+            o->lo = _mm512_shuffle_epi8(tbl, o->lo);
+            o->hi = _mm512_shuffle_epi8(tbl, o->hi);
+        }
+        o->d = quad_scales(B[ib[0]].d, B[ib[1]].d, B[ib[2]].d, B[ib[3]].d);
         break;
     }
     }
@@ -634,12 +673,91 @@ static inline int p_offset_shift(uint32_t type)
     }
 }
 
-/*
- * One tile over a chunk of np block pairs. nbt is the total number of
- * 32-element blocks in the row and p0 the first pair; an odd last block
- * gets a zero activation in its B half.
- */
-Q512I void ptile(const pdec *dec, int64_t p0, int64_t np, int64_t nbt, const block_q8_0 *const *xt, const int nt,
+/* The block indices of quad g (clamped to the row) and which exist. */
+static inline __attribute__((always_inline)) void quad_index(int64_t g, int64_t nbt, int64_t ib[4], bool have[4])
+{
+    UNROLL
+    for (int k = 0; k < 4; k++) {
+        have[k] = 4 * g + k < nbt;
+        ib[k] = have[k] ? 4 * g + k : 4 * g;
+    }
+}
+
+/* One token's activations of quad g, with the offset correction (init) or the sum term (xsf). */
+typedef struct {
+    __m512i lo, hi, init;
+    __m512 dx, xsf;
+} qx;
+
+Q512I void qprep(const block_q8_0 *x, const int64_t *ib, const bool *have, int sh, qx *o)
+{
+    static const int8_t zero[32];
+    split32(x[ib[0]].qs, have[1] ? x[ib[1]].qs : zero, have[2] ? x[ib[2]].qs : zero, have[3] ? x[ib[3]].qs : zero,
+            &o->lo, &o->hi);
+    o->dx = quad_scales(x[ib[0]].d, have[1] ? x[ib[1]].d : 0, have[2] ? x[ib[2]].d : 0, have[3] ? x[ib[3]].d : 0);
+    const __m512i ones = _mm512_set1_epi8(1);
+    const __m512i s4 = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, o->lo), ones, o->hi);
+    if (sh >= 0) {
+        o->init = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_sllv_epi32(s4, _mm512_set1_epi32(sh)));
+        o->xsf = _mm512_setzero_ps();
+    } else {
+        o->init = _mm512_setzero_si512();
+        o->xsf = _mm512_mul_ps(_mm512_cvtepi32_ps(s4), o->dx);
+    }
+}
+
+Q512I __m512 qdot(const qdec *k, const qx *x, int sh, __m512 acc)
+{
+    __m512i v = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(x->init, k->lo, x->lo), k->hi, x->hi);
+    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(v), _mm512_mul_ps(k->d, x->dx), acc);
+    if (sh < 0)
+        acc = _mm512_fmadd_ps(k->m, x->xsf, acc);
+    return acc;
+}
+
+/* Few tokens (nt <= 2): decode in registers, prefetching the next row tile. */
+Q512I void qdirect_tile(const uint32_t type, const uint8_t *const *wr, size_t wnext, size_t bsz, int64_t nbt,
+                        const block_q8_0 *const *xt, const int nt, float res[RT][TT])
+{
+    const int sh = p_offset_shift(type);
+    __m512 acc[RT][TT];
+    UNROLL
+    for (int r = 0; r < RT; r++)
+        UNROLL
+        for (int t = 0; t < nt; t++)
+            acc[r][t] = _mm512_setzero_ps();
+    const int64_t ng = (nbt + 3) / 4;
+    for (int64_t g = 0; g < ng; g++) {
+        int64_t ib[4];
+        bool have[4];
+        quad_index(g, nbt, ib, have);
+        qx x[2];
+        UNROLL
+        for (int t = 0; t < nt; t++)
+            qprep(xt[t], ib, have, sh, &x[t]);
+        UNROLL
+        for (int r = 0; r < RT; r++) {
+            const char *pf = (const char *)(wr[r] + wnext + (size_t)(4 * g) * bsz);
+            _mm_prefetch(pf, _MM_HINT_T0);
+            _mm_prefetch(pf + 64, _MM_HINT_T0);
+            if (bsz > 32) /* Q8_0: 136 bytes per quad */
+                _mm_prefetch(pf + 128, _MM_HINT_T0);
+            qdec k;
+            qdecode(type, wr[r], ib, &k);
+            UNROLL
+            for (int t = 0; t < nt; t++)
+                acc[r][t] = qdot(&k, &x[t], sh, acc[r][t]);
+        }
+    }
+    UNROLL
+    for (int r = 0; r < RT; r++)
+        UNROLL
+        for (int t = 0; t < nt; t++)
+            res[r][t] = _mm512_reduce_add_ps(acc[r][t]);
+}
+
+/* More tokens: a chunk of decoded quads per row tile, reused by every token tile. */
+Q512I void qtile(const qdec *dec, int64_t g0, int64_t ng, int64_t nbt, const block_q8_0 *const *xt, const int nt,
                  const int sh, float res[RT][TT])
 {
     __m512 acc[RT][TT];
@@ -648,165 +766,17 @@ Q512I void ptile(const pdec *dec, int64_t p0, int64_t np, int64_t nbt, const blo
         UNROLL
         for (int t = 0; t < nt; t++)
             acc[r][t] = _mm512_setzero_ps();
-    const __m512i ones = _mm512_set1_epi8(1);
-    for (int64_t p = 0; p < np; p++) {
-        const int64_t ia = 2 * (p0 + p);
-        const bool has_b = ia + 1 < nbt;
-        UNROLL
-        for (int t = 0; t < nt; t++) {
-            const block_q8_0 *xa = xt[t] + ia, *xb = has_b ? xa + 1 : xa;
-            __m512i x = cat256(_mm256_loadu_si256((const __m256i *)xa->qs),
-                               has_b ? _mm256_loadu_si256((const __m256i *)xb->qs) : _mm256_setzero_si256());
-            const __m512 dx = pair_ps(h2f(xa->d), has_b ? h2f(xb->d) : 0.0f);
-            const __m512i s4 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, x);
-            __m512i init = _mm512_setzero_si512();
-            __m512 xsf = _mm512_setzero_ps();
-            if (sh >= 0)
-                init = _mm512_sub_epi32(init, _mm512_sllv_epi32(s4, _mm512_set1_epi32(sh)));
-            else
-                xsf = _mm512_mul_ps(_mm512_cvtepi32_ps(s4), dx);
-            UNROLL
-            for (int r = 0; r < RT; r++) {
-                const pdec *k = &dec[(size_t)r * PCH + (size_t)p];
-                __m512i v = _mm512_dpbusd_epi32(init, k->u, x);
-                acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(v), _mm512_mul_ps(k->d, dx), acc[r][t]);
-                if (sh < 0)
-                    acc[r][t] = _mm512_fmadd_ps(k->m, xsf, acc[r][t]);
-            }
-        }
-    }
-    UNROLL
-    for (int r = 0; r < RT; r++)
-        UNROLL
-        for (int t = 0; t < nt; t++)
-            res[r][t] = _mm512_reduce_add_ps(acc[r][t]);
-}
-
-/* Few tokens: decode into registers and use at once (see kdirect_tile). */
-Q512I void pdirect_tile(const uint32_t type, const uint8_t *const *wr, size_t wnext, size_t bsz, int64_t nbt,
-                        const block_q8_0 *const *xt, const int nt, float res[RT][TT])
-{
-    const int sh = p_offset_shift(type);
-    __m512 acc[RT][TT];
-    UNROLL
-    for (int r = 0; r < RT; r++)
-        UNROLL
-        for (int t = 0; t < nt; t++)
-            acc[r][t] = _mm512_setzero_ps();
-    const __m512i ones = _mm512_set1_epi8(1);
-    for (int64_t ia = 0; ia < nbt; ia += 2) {
-        const bool has_b = ia + 1 < nbt;
-        const int64_t ib = has_b ? ia + 1 : ia;
-        __m512i x[TT], init[TT];
-        __m512 dx[TT], xsf[TT];
-        UNROLL
-        for (int t = 0; t < nt; t++) {
-            const block_q8_0 *xa = xt[t] + ia, *xb = xt[t] + ib;
-            x[t] = cat256(_mm256_loadu_si256((const __m256i *)xa->qs),
-                          has_b ? _mm256_loadu_si256((const __m256i *)xb->qs) : _mm256_setzero_si256());
-            dx[t] = pair_ps(h2f(xa->d), has_b ? h2f(xb->d) : 0.0f);
-            const __m512i s4 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, x[t]);
-            if (sh >= 0) {
-                init[t] = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_sllv_epi32(s4, _mm512_set1_epi32(sh)));
-                xsf[t] = _mm512_setzero_ps();
-            } else {
-                init[t] = _mm512_setzero_si512();
-                xsf[t] = _mm512_mul_ps(_mm512_cvtepi32_ps(s4), dx[t]);
-            }
-        }
-        UNROLL
-        for (int r = 0; r < RT; r++) {
-            pdec k;
-            _mm_prefetch((const char *)(wr[r] + wnext + (size_t)ia * bsz), _MM_HINT_T0);
-            _mm_prefetch((const char *)(wr[r] + wnext + (size_t)ia * bsz + 64), _MM_HINT_T0);
-            pdecode(type, wr[r] + (size_t)ia * bsz, wr[r] + (size_t)ib * bsz, &k);
-            UNROLL
-            for (int t = 0; t < nt; t++) {
-                __m512i v = _mm512_dpbusd_epi32(init[t], k.u, x[t]);
-                acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(v), _mm512_mul_ps(k.d, dx[t]), acc[r][t]);
-                if (sh < 0)
-                    acc[r][t] = _mm512_fmadd_ps(k.m, xsf[t], acc[r][t]);
-            }
-        }
-    }
-    UNROLL
-    for (int r = 0; r < RT; r++)
-        UNROLL
-        for (int t = 0; t < nt; t++)
-            res[r][t] = _mm512_reduce_add_ps(acc[r][t]);
-}
-
-/*
- * Few tokens, Q4_0 and IQ4_NL: four blocks per step. The 16-byte nibble
- * arrays of 4 blocks fill one register; low nibbles (elements 0-15 of each
- * block) and high nibbles (16-31) meet activations permuted to match, and
- * both products land in the block's 4 lanes, so one scale multiply serves
- * 128 weights. A missing block at the end gets zero activations.
- */
-Q512I __m512 quad_scales(uint16_t a, uint16_t b, uint16_t c, uint16_t d)
-{
-    static const int32_t idx[16] __attribute__((aligned(64))) = {0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3};
-    const uint64_t h = (uint64_t)a | ((uint64_t)b << 16) | ((uint64_t)c << 32) | ((uint64_t)d << 48);
-    return _mm512_permutexvar_ps(_mm512_load_si512(idx), _mm512_castps128_ps512(_mm_cvtph_ps(_mm_cvtsi64_si128((long long)h))));
-}
-
-Q512I void qdirect_tile(const uint32_t type, const uint8_t *const *wr, size_t wnext, int64_t nbt,
-                        const block_q8_0 *const *xt, const int nt, float res[RT][TT])
-{
-    const int sh = type == GGML_TYPE_Q4_0 ? 3 : 7;
-    static const uint8_t lut[16] = {1, 24, 45, 63, 79, 93, 106, 118, 129, 141, 153, 166, 181, 197, 217, 241};
-    const __m512i tbl = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)lut));
-    const __m512i m4 = _mm512_set1_epi8(0xF), ones = _mm512_set1_epi8(1);
-    __m512 acc[RT][TT];
-    UNROLL
-    for (int r = 0; r < RT; r++)
-        UNROLL
-        for (int t = 0; t < nt; t++)
-            acc[r][t] = _mm512_setzero_ps();
-    for (int64_t i0 = 0; i0 < nbt; i0 += 4) {
+    for (int64_t g = 0; g < ng; g++) {
         int64_t ib[4];
         bool have[4];
-        UNROLL
-        for (int k = 0; k < 4; k++) {
-            have[k] = i0 + k < nbt;
-            ib[k] = have[k] ? i0 + k : i0;
-        }
-        __m512i xlo[TT], xhi[TT], init[TT];
-        __m512 dx[TT];
+        quad_index(g0 + g, nbt, ib, have);
         UNROLL
         for (int t = 0; t < nt; t++) {
-            const block_q8_0 *x = xt[t];
-            __m256i xa = _mm256_loadu_si256((const __m256i *)x[ib[0]].qs);
-            __m256i xb = have[1] ? _mm256_loadu_si256((const __m256i *)x[ib[1]].qs) : _mm256_setzero_si256();
-            __m256i xc = have[2] ? _mm256_loadu_si256((const __m256i *)x[ib[2]].qs) : _mm256_setzero_si256();
-            __m256i xd = have[3] ? _mm256_loadu_si256((const __m256i *)x[ib[3]].qs) : _mm256_setzero_si256();
-            __m512i t0 = cat256(xa, xb), t1 = cat256(xc, xd);
-            xlo[t] = _mm512_shuffle_i64x2(t0, t1, _MM_SHUFFLE(2, 0, 2, 0));
-            xhi[t] = _mm512_shuffle_i64x2(t0, t1, _MM_SHUFFLE(3, 1, 3, 1));
-            dx[t] = quad_scales(x[ib[0]].d, have[1] ? x[ib[1]].d : 0, have[2] ? x[ib[2]].d : 0, have[3] ? x[ib[3]].d : 0);
-            __m512i s4 = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, xlo[t]), ones, xhi[t]);
-            init[t] = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_sllv_epi32(s4, _mm512_set1_epi32(sh)));
-        }
-        UNROLL
-        for (int r = 0; r < RT; r++) {
-            const block_q4_0 *w = (const block_q4_0 *)wr[r]; /* IQ4_NL has the same 18-byte layout */
-            _mm_prefetch((const char *)(wr[r] + wnext + (size_t)i0 * 18), _MM_HINT_T0);
-            _mm_prefetch((const char *)(wr[r] + wnext + (size_t)i0 * 18 + 64), _MM_HINT_T0);
-            __m512i q = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)w[ib[0]].qs));
-            q = _mm512_inserti32x4(q, _mm_loadu_si128((const __m128i *)w[ib[1]].qs), 1);
-            q = _mm512_inserti32x4(q, _mm_loadu_si128((const __m128i *)w[ib[2]].qs), 2);
-            q = _mm512_inserti32x4(q, _mm_loadu_si128((const __m128i *)w[ib[3]].qs), 3);
-            __m512i lo = _mm512_and_si512(q, m4), hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
-            if (type != GGML_TYPE_Q4_0) {
-                lo = _mm512_shuffle_epi8(tbl, lo);
-                hi = _mm512_shuffle_epi8(tbl, hi);
-            }
-            const __m512 dw = quad_scales(w[ib[0]].d, w[ib[1]].d, w[ib[2]].d, w[ib[3]].d);
+            qx x;
+            qprep(xt[t], ib, have, sh, &x);
             UNROLL
-            for (int t = 0; t < nt; t++) {
-                __m512i v = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(init[t], lo, xlo[t]), hi, xhi[t]);
-                acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(v), _mm512_mul_ps(dw, dx[t]), acc[r][t]);
-            }
+            for (int r = 0; r < RT; r++)
+                acc[r][t] = qdot(&dec[(size_t)r * QCH + (size_t)g], &x, sh, acc[r][t]);
         }
     }
     UNROLL
@@ -816,77 +786,63 @@ Q512I void qdirect_tile(const uint32_t type, const uint8_t *const *wr, size_t wn
             res[r][t] = _mm512_reduce_add_ps(acc[r][t]);
 }
 
-Q512I void gemm_p_direct(const uint32_t type, const uint8_t *W, size_t wrb, int64_t rows, int64_t n,
-                         const uint8_t *X, size_t arb, int64_t ntok, float *out, size_t os)
+Q512I void gemm_q(const uint32_t type, const uint8_t *W, size_t wrb, int64_t rows, int64_t n, const uint8_t *X,
+                  size_t arb, int64_t ntok, float *out, size_t os)
 {
     const size_t bsz = q_traits_get(type)->size;
-    const int64_t nbt = n / 32;
-    const int tt = (int)ntok; /* <= TT */
-    const block_q8_0 *xt[TT];
-    UNROLL
-    for (int t = 0; t < TT; t++)
-        xt[t] = (const block_q8_0 *)(X + (size_t)(t < tt ? t : tt - 1) * arb);
-    for (int64_t r0 = 0; r0 < rows; r0 += RT) {
-        const int rr = (int)q_min64(RT, rows - r0);
-        const uint8_t *wr[RT];
-        UNROLL
-        for (int r = 0; r < RT; r++)
-            wr[r] = W + (size_t)(r0 + (r < rr ? r : rr - 1)) * wrb;
-        float res[RT][TT];
-        if ((type == GGML_TYPE_Q4_0 || type == GGML_TYPE_IQ4_NL) && tt <= 2) {
-            if (tt == 1)
-                qdirect_tile(type, wr, RT * wrb, nbt, xt, 1, res);
-            else
-                qdirect_tile(type, wr, RT * wrb, nbt, xt, 2, res);
-        } else
-        switch (tt) {
-        case 1: pdirect_tile(type, wr, RT * wrb, bsz, nbt, xt, 1, res); break;
-        case 2: pdirect_tile(type, wr, RT * wrb, bsz, nbt, xt, 2, res); break;
-        case 3: pdirect_tile(type, wr, RT * wrb, bsz, nbt, xt, 3, res); break;
-        default: pdirect_tile(type, wr, RT * wrb, bsz, nbt, xt, 4, res); break;
-        }
-        for (int t = 0; t < tt; t++)
-            for (int r = 0; r < rr; r++)
-                out[(size_t)t * os + (size_t)(r0 + r)] = res[r][t];
-    }
-}
-
-Q512 static void gemm_p(uint32_t type, const uint8_t *W, size_t wrb, int64_t rows, int64_t n, const uint8_t *X,
-                        size_t arb, int64_t ntok, float *out, size_t os)
-{
-    const size_t bsz = q_traits_get(type)->size;
-    const int64_t nbt = n / 32, npt = (nbt + 1) / 2;
+    const int64_t nbt = n / 32, ngt = (nbt + 3) / 4;
     const int sh = p_offset_shift(type);
-    pdec dec[RT * PCH] __attribute__((aligned(64)));
+    if (ntok <= 2) {
+        const int tt = (int)ntok;
+        const block_q8_0 *xt[TT];
+        for (int t = 0; t < TT; t++)
+            xt[t] = (const block_q8_0 *)(X + (size_t)(t < tt ? t : tt - 1) * arb);
+        for (int64_t r0 = 0; r0 < rows; r0 += RT) {
+            const int rr = (int)q_min64(RT, rows - r0);
+            const uint8_t *wr[RT];
+            for (int r = 0; r < RT; r++)
+                wr[r] = W + (size_t)(r0 + (r < rr ? r : rr - 1)) * wrb;
+            float res[RT][TT];
+            if (tt == 1)
+                qdirect_tile(type, wr, RT * wrb, bsz, nbt, xt, 1, res);
+            else
+                qdirect_tile(type, wr, RT * wrb, bsz, nbt, xt, 2, res);
+            for (int t = 0; t < tt; t++)
+                for (int r = 0; r < rr; r++)
+                    out[(size_t)t * os + (size_t)(r0 + r)] = res[r][t];
+        }
+        return;
+    }
+    qdec dec[RT * QCH] __attribute__((aligned(64)));
     for (int64_t r0 = 0; r0 < rows; r0 += RT) {
         const int rr = (int)q_min64(RT, rows - r0);
-        for (int64_t p0 = 0; p0 < npt; p0 += PCH) {
-            const int64_t np = q_min64(PCH, npt - p0);
-            UNROLL
+        for (int64_t g0 = 0; g0 < ngt; g0 += QCH) {
+            const int64_t ng = q_min64(QCH, ngt - g0);
             for (int r = 0; r < RT; r++) {
                 const uint8_t *w = W + (size_t)(r0 + (r < rr ? r : rr - 1)) * wrb;
-                for (int64_t p = 0; p < np; p++) {
-                    int64_t ia = 2 * (p0 + p), ib = ia + 1 < nbt ? ia + 1 : ia;
-                    pdecode(type, w + (size_t)ia * bsz, w + (size_t)ib * bsz, &dec[(size_t)r * PCH + (size_t)p]);
+                for (int64_t g = 0; g < ng; g++) {
+                    int64_t ib[4];
+                    bool have[4];
+                    quad_index(g0 + g, nbt, ib, have);
+                    qdecode(type, w, ib, &dec[(size_t)r * QCH + (size_t)g]);
                 }
             }
             for (int64_t t0 = 0; t0 < ntok; t0 += TT) {
                 const int tt = (int)q_min64(TT, ntok - t0);
                 const block_q8_0 *xt[TT];
-                UNROLL
                 for (int t = 0; t < TT; t++)
                     xt[t] = (const block_q8_0 *)(X + (size_t)(t0 + (t < tt ? t : tt - 1)) * arb);
                 float res[RT][TT];
                 switch (tt) {
-                case 1: ptile(dec, p0, np, nbt, xt, 1, sh, res); break;
-                case 2: ptile(dec, p0, np, nbt, xt, 2, sh, res); break;
-                case 3: ptile(dec, p0, np, nbt, xt, 3, sh, res); break;
-                default: ptile(dec, p0, np, nbt, xt, 4, sh, res); break;
+                case 1: qtile(dec, g0, ng, nbt, xt, 1, sh, res); break;
+                case 2: qtile(dec, g0, ng, nbt, xt, 2, sh, res); break;
+                case 3: qtile(dec, g0, ng, nbt, xt, 3, sh, res); break;
+                default: qtile(dec, g0, ng, nbt, xt, 4, sh, res); break;
                 }
                 for (int t = 0; t < tt; t++)
                     for (int r = 0; r < rr; r++) {
                         float *o = &out[(size_t)(t0 + t) * os + (size_t)(r0 + r)];
-                        *o = p0 ? *o + res[r][t] : res[r][t];
+                        *o = g0 ? *o + res[r][t] : res[r][t];
                     }
             }
         }
@@ -896,42 +852,37 @@ Q512 static void gemm_p(uint32_t type, const uint8_t *W, size_t wrb, int64_t row
 Q512 bool q_gemm_avx512(uint32_t wtype, const void *W, size_t w_row_bytes, int64_t rows, int64_t n, const void *xq,
                         size_t act_row_bytes, int64_t ntok, float *out, size_t out_stride)
 {
+    /* each case instantiates its kernel with the type as a constant */
+#define CALL(T, fn)                                                                                       \
+    case T:                                                                                             \
+        fn(T, W, w_row_bytes, rows, n, xq, act_row_bytes, ntok, out, out_stride);                        \
+        return true;
     switch (wtype) {
-    case GGML_TYPE_F32:
-        gemm_f(GGML_TYPE_F32, W, w_row_bytes, rows, n, xq, act_row_bytes, ntok, out, out_stride);
-        return true;
-    case GGML_TYPE_F16:
-        gemm_f(GGML_TYPE_F16, W, w_row_bytes, rows, n, xq, act_row_bytes, ntok, out, out_stride);
-        return true;
-    case GGML_TYPE_BF16:
-        gemm_f(GGML_TYPE_BF16, W, w_row_bytes, rows, n, xq, act_row_bytes, ntok, out, out_stride);
-        return true;
+        CALL(GGML_TYPE_F32, gemm_f)
+        CALL(GGML_TYPE_F16, gemm_f)
+        CALL(GGML_TYPE_BF16, gemm_f)
+        CALL(GGML_TYPE_Q8_0, gemm_q)
+        CALL(GGML_TYPE_Q4_0, gemm_q)
+        CALL(GGML_TYPE_Q4_1, gemm_q)
+        CALL(GGML_TYPE_Q5_0, gemm_q)
+        CALL(GGML_TYPE_Q5_1, gemm_q)
+        CALL(GGML_TYPE_IQ4_NL, gemm_q)
     default:
         break;
     }
     if (ntok <= TT) { /* decode and small batches: weights decoded in registers */
-#define DIRECT(T, fn)                                                                                    \
-    case T:                                                                                            \
-        fn(T, W, w_row_bytes, rows, n, xq, act_row_bytes, ntok, out, out_stride);                       \
-        return true;
         switch (wtype) {
-            DIRECT(GGML_TYPE_Q2_K, gemm_k_direct)
-            DIRECT(GGML_TYPE_Q3_K, gemm_k_direct)
-            DIRECT(GGML_TYPE_Q4_K, gemm_k_direct)
-            DIRECT(GGML_TYPE_Q5_K, gemm_k_direct)
-            DIRECT(GGML_TYPE_Q6_K, gemm_k_direct)
-            DIRECT(GGML_TYPE_IQ4_XS, gemm_k_direct)
-            DIRECT(GGML_TYPE_Q8_0, gemm_p_direct)
-            DIRECT(GGML_TYPE_Q4_0, gemm_p_direct)
-            DIRECT(GGML_TYPE_Q4_1, gemm_p_direct)
-            DIRECT(GGML_TYPE_Q5_0, gemm_p_direct)
-            DIRECT(GGML_TYPE_Q5_1, gemm_p_direct)
-            DIRECT(GGML_TYPE_IQ4_NL, gemm_p_direct)
+            CALL(GGML_TYPE_Q2_K, gemm_k_direct)
+            CALL(GGML_TYPE_Q3_K, gemm_k_direct)
+            CALL(GGML_TYPE_Q4_K, gemm_k_direct)
+            CALL(GGML_TYPE_Q5_K, gemm_k_direct)
+            CALL(GGML_TYPE_Q6_K, gemm_k_direct)
+            CALL(GGML_TYPE_IQ4_XS, gemm_k_direct)
         default:
             return false;
         }
-#undef DIRECT
     }
+#undef CALL
     switch (wtype) {
     case GGML_TYPE_Q2_K:
     case GGML_TYPE_Q3_K:
@@ -940,14 +891,6 @@ Q512 bool q_gemm_avx512(uint32_t wtype, const void *W, size_t w_row_bytes, int64
     case GGML_TYPE_Q6_K:
     case GGML_TYPE_IQ4_XS:
         gemm_k(wtype, W, w_row_bytes, rows, n, xq, act_row_bytes, ntok, out, out_stride);
-        return true;
-    case GGML_TYPE_Q8_0:
-    case GGML_TYPE_Q4_0:
-    case GGML_TYPE_Q4_1:
-    case GGML_TYPE_Q5_0:
-    case GGML_TYPE_Q5_1:
-    case GGML_TYPE_IQ4_NL:
-        gemm_p(wtype, W, w_row_bytes, rows, n, xq, act_row_bytes, ntok, out, out_stride);
         return true;
     default:
         return false;
