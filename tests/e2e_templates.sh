@@ -69,5 +69,27 @@ fi
 "$JANC_BIN" template --template "$tmp/t.jinja" --vars /nonexistent.json >/dev/null 2>&1
 [ $? -eq 1 ] || { echo "FAIL: a missing vars file must exit 1"; status=1; }
 
+# MODEL as a .gguf path and as a model id in a data folder give the same bytes; no template is an error.
+phi3=$SHARED/testdata/vocab/ggml-vocab-phi-3.gguf
+if [ -f "$phi3" ]; then
+  printf '{"messages":[{"role":"user","content":"Hi"}],"add_generation_prompt":true,"bos_token":"<s>","eos_token":"</s>"}' >"$tmp/chat.json"
+  mkdir -p "$tmp/data/models/phi3"
+  ln -s "$phi3" "$tmp/data/models/phi3/phi3.gguf"
+  printf '{"source_url": "file://%s", "id": "phi3"}' "$phi3" >"$tmp/data/models/phi3/model.json"
+  "$JANC_BIN" template "$phi3" --vars "$tmp/chat.json" >"$tmp/by_path" || { echo "FAIL: template of $phi3"; status=1; }
+  "$JANC_BIN" --data-dir "$tmp/data" template phi3 --vars "$tmp/chat.json" >"$tmp/by_id" || { echo "FAIL: template of model id phi3"; status=1; }
+  if [ ! -s "$tmp/by_path" ] || ! cmp -s "$tmp/by_path" "$tmp/by_id" || ! grep -q '<|user|>' "$tmp/by_path"; then
+    echo "FAIL: template by path and by id differ or are empty"; status=1
+  fi
+  gpt2=$SHARED/testdata/vocab/ggml-vocab-gpt-2.gguf
+  if [ -f "$gpt2" ]; then
+    "$JANC_BIN" template "$gpt2" --vars "$tmp/chat.json" >/dev/null 2>"$tmp/err"
+    rc=$?
+    if [ $rc -ne 1 ] || ! grep -q 'chat_template' "$tmp/err"; then
+      echo "FAIL: a GGUF without a chat template: exit $rc, $(cat "$tmp/err")"; status=1
+    fi
+  fi
+fi
+
 [ $status -eq 0 ] && echo "e2e_templates: ok"
 exit $status
