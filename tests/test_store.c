@@ -817,6 +817,24 @@ TEST(watch_live)
     fx_write(nmj, "{\"source_url\": \"https://example.com/a.gguf\"}");
     WAIT_FOR(has_model(s, "newdir"));
     CHECK(has_model(s, "newdir"));
+    /* a GGUF copied into a new folder of its own: model.json generated once it is closed */
+    char *inc = pathf(models, "incoming", NULL);
+    mkdir(inc, 0755);
+    fx_sleep_ms(100);
+    char *incg = pathf(inc, "in.gguf", NULL), *incmj = pathf(inc, "model.json", NULL);
+    f = fopen(incg, "wb");
+    fwrite(bytes, 1, (size_t)st.st_size / 2, f);
+    fflush(f);
+    fx_sleep_ms(150);
+    CHECK(!fx_exists(incmj));
+    fwrite(bytes + st.st_size / 2, 1, (size_t)(st.st_size - st.st_size / 2), f);
+    fclose(f);
+    WAIT_FOR(state_is(s, "incoming", "ready"));
+    CHECK(state_is(s, "incoming", "ready"));
+    CHECK(fx_exists(incmj));
+    free(inc);
+    free(incg);
+    free(incmj);
     store_watch_stop(s);
     store_close(s);
     free(bytes);
