@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-enum { POOL_MAX_THREADS = 256, POOL_SPIN = 1 << 14 };
+enum { POOL_MAX_THREADS = 256, POOL_SPIN = 1 << 11 };
 
 struct jc_pool {
     int n;                 /* threads including the caller */
