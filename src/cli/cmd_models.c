@@ -104,6 +104,12 @@ static int models_list(const cmd_ctx *ctx, int argc, char **argv)
     }
     if (!json_array_size(data))
         printf("(no models in %s/models)\n", ctx->data_dir);
+    /* why the models in the error state are there, one line each */
+    json_array_foreach(data, i, m) {
+        const char *e = json_string_value(json_object_get(m, "error"));
+        if (e)
+            printf("%s: %s\n", str_or(m, "id", "?"), e);
+    }
     json_decref(l);
     return 0;
 }
