@@ -77,6 +77,7 @@ check "a file still being copied is left alone" "[ -f '$D/models/copying.gguf' ]
 check "it is listed in the error state" "[ \"\$(j '[m[\"state\"] for m in d[\"data\"] if m[\"id\"]==\"copying\"][0]' <'$T/l2.json')\" = error ]"
 berr=$(j '[m.get("error","") for m in d["data"] if m["id"]=="broken"][0]' <"$T/l2.json")
 check "a broken model.json is an error with line:col ($berr)" "echo '$berr' | grep -q 'broken/model.json:3:'"
+check "the table says why it is an error" "\"$JANC\" --data-dir '$D' models list | grep -q '^broken: broken/model.json:3:'"
 check "and it is not rewritten" "cmp -s '$T/broken.orig' '$D/models/broken/model.json'"
 $MK "$D/models/copying.gguf" --floats 4096
 "$JANC" --data-dir "$D" models list >/dev/null

@@ -40,6 +40,8 @@ static char *fresh_data(char **models)
     return d;
 }
 
+static bool state_is(store *s, const char *id, const char *state);
+
 static char *pathf(const char *a, const char *b, const char *c)
 {
     return c ? jc_xasprintf("%s/%s/%s", a, b, c) : jc_xasprintf("%s/%s", a, b);
@@ -514,11 +516,38 @@ TEST(huge_model_json_refused)
     free(models);
 }
 
+/* A model.json that is a folder or a FIFO is an error state, and the scan does not block on the FIFO. */
+TEST(model_json_not_a_file)
+{
+    char *models, *d = fresh_data(&models);
+    char *a = pathf(models, "dirjson", NULL), *b = pathf(models, "fifojson", NULL);
+    mkdir(a, 0755);
+    mkdir(b, 0755);
+    char *ma = pathf(a, "model.json", NULL), *mb = pathf(b, "model.json", NULL);
+    mkdir(ma, 0755);
+    CHECK(mkfifo(mb, 0644) == 0);
+    jc_err err = {0};
+    store *s = store_open(d, &err);
+    REQUIRE(s);
+    CHECK(state_is(s, "dirjson", "error"));
+    CHECK(state_is(s, "fifojson", "error"));
+    store_close(s);
+    free(a);
+    free(b);
+    free(ma);
+    free(mb);
+    fx_rm_rf(d);
+    free(d);
+    free(models);
+}
+
 /* An unreadable model.json is an error state (skipped when running as root, who reads anything). */
 TEST(unreadable_model_json)
 {
-    if (geteuid() == 0)
+    if (geteuid() == 0) {
+        fprintf(stderr, "  (running as root: permissions cannot make a file unreadable; see model_json_not_a_file)\n");
         return;
+    }
     char *models, *d = fresh_data(&models);
     char *dir = pathf(models, "secret", NULL);
     mkdir(dir, 0755);
@@ -853,6 +882,6 @@ TEST(watch_live)
 TESTS(T(open_creates_folder), T(minimal_folder_and_states), T(bad_model_json_is_error_state),
       T(drop_in_import_and_clashes), T(non_gguf_and_incomplete_left_alone), T(folder_without_model_json_and_mmproj),
       T(split_shards_one_model), T(import_modes_and_ids), T(symlinks_hostile), T(huge_model_json_refused),
-      T(unreadable_model_json), T(update_keeps_shape), T(jan_folder_as_is), T(split_shards_arrive_late), T(model_json_symlink_refused),
+      T(model_json_not_a_file), T(unreadable_model_json), T(update_keeps_shape), T(jan_folder_as_is), T(split_shards_arrive_late), T(model_json_symlink_refused),
       T(listing_from_memory), T(watch_live));
 TEST_MAIN()
