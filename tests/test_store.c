@@ -447,6 +447,39 @@ TEST(import_modes_and_ids)
     free(models);
 }
 
+/* A file replaced between the look that judged it complete and the move/copy is caught by the
+   second look at what landed: nothing is imported and a moved file goes back. */
+TEST(replaced_while_importing)
+{
+    char *models, *d = fresh_data(&models);
+    char *first = pathf(d, "first.gguf", NULL), *swapped = pathf(models, "swapped.gguf", NULL);
+    REQUIRE(fx_gguf_ex(first, "llama", "A", 0, 64, 0, 0, 0) == 0);
+    jc_err err = {0};
+    store *s = store_open(d, &err);
+    REQUIRE(s);
+    store_ginfo seen;
+    REQUIRE(store_ginfo_read(first, &seen, &err) == 0);
+    /* what is at the path now is another (bigger) GGUF */
+    REQUIRE(fx_gguf_ex(swapped, "llama", "B", 0, 128, 0, 0, 0) == 0);
+    enum store_import_mode modes[] = {STORE_IMPORT_MOVE, STORE_IMPORT_COPY};
+    for (int i = 0; i < 2; i++) {
+        CHECK(store_import_seen(s, swapped, &seen, NULL, modes[i], NULL, &err) == STORE_EINVAL);
+        CHECKF(strstr(err.msg, "changed while being imported") != NULL, "%s", err.msg);
+        CHECK(fx_exists(swapped)); /* the move was undone */
+        CHECK(store_get_json(s, "swapped") == NULL);
+    }
+    char *cmd = jc_xasprintf("test -z \"$(ls -A '%s' | grep -v '^swapped.gguf$')\"", models);
+    CHECK(system(cmd) == 0); /* no folder, no staging left */
+    free(cmd);
+    store_ginfo_free(&seen);
+    store_close(s);
+    free(first);
+    free(swapped);
+    fx_rm_rf(d);
+    free(d);
+    free(models);
+}
+
 /* Symlinks: a loop and a dangling link are not model files; a linked folder's rm removes the link only. */
 TEST(symlinks_hostile)
 {
@@ -881,7 +914,7 @@ TEST(watch_live)
 
 TESTS(T(open_creates_folder), T(minimal_folder_and_states), T(bad_model_json_is_error_state),
       T(drop_in_import_and_clashes), T(non_gguf_and_incomplete_left_alone), T(folder_without_model_json_and_mmproj),
-      T(split_shards_one_model), T(import_modes_and_ids), T(symlinks_hostile), T(huge_model_json_refused),
+      T(split_shards_one_model), T(import_modes_and_ids), T(replaced_while_importing), T(symlinks_hostile), T(huge_model_json_refused),
       T(model_json_not_a_file), T(unreadable_model_json), T(update_keeps_shape), T(jan_folder_as_is), T(split_shards_arrive_late), T(model_json_symlink_refused),
       T(listing_from_memory), T(watch_live));
 TEST_MAIN()

@@ -147,8 +147,8 @@ static int rename_noreplace(const char *from, const char *to)
     return rename(from, to) == 0 ? 0 : errno;
 }
 
-static int import_impl(store *s, const char *path, const char *id_or_null, enum store_import_mode mode,
-                       char **new_id, jc_err *err)
+int store_import_seen(store *s, const char *path, const store_ginfo *seen, const char *id_or_null,
+                      enum store_import_mode mode, char **new_id, jc_err *err)
 {
     int rc = STORE_OK;
     store_ginfo g = {0}, g2 = {0};
@@ -176,7 +176,13 @@ static int import_impl(store *s, const char *path, const char *id_or_null, enum 
         jc_errf(err, "id '%s': use 1 to %d of A-Z a-z 0-9 . _ - (not starting with '.')", id_or_null, STORE_MAX_ID);
         return STORE_EINVAL;
     }
-    if (store_ginfo_read(path, &g, err)) {
+    if (seen) {
+        /* the caller looked already: copy what the checks below compare */
+        g.n_shards = seen->n_shards;
+        g.total_size = seen->total_size;
+        g.n_params = seen->n_params;
+        g.projector = seen->projector;
+    } else if (store_ginfo_read(path, &g, err)) {
         jc_err_prefix(err, "not a complete GGUF file");
         return STORE_EINVAL;
     }
@@ -345,7 +351,7 @@ int store_import(store *s, const char *path, const char *id_or_null, enum store_
         jc_errf(err, "import mode must be copy, move or link");
         return STORE_EINVAL;
     }
-    return import_impl(s, path, id_or_null, mode, new_id, err);
+    return store_import_seen(s, path, NULL, id_or_null, mode, new_id, err);
 }
 
 int store_drop_in(store *s, const char *name)
@@ -384,7 +390,7 @@ int store_drop_in(store *s, const char *name)
         goto out;
     }
     char *id = NULL;
-    rc = import_impl(s, path, NULL, STORE_IMPORT_MOVE, &id, &err);
+    rc = store_import_seen(s, path, NULL, NULL, STORE_IMPORT_MOVE, &id, &err);
     if (rc) {
         jc_warn("models/%s: not imported: %s", name, err.msg);
         pthread_mutex_lock(&s->mu);

@@ -80,6 +80,16 @@ int store_drop_in(store *s, const char *name);
  * the numbers and the length of the part before the suffix is returned; else 0.
  */
 size_t store_shard_suffix(const char *name, unsigned *k, unsigned *n);
+/*
+ * store_import with the first look at the file already taken: seen holds
+ * what was read from path when it was judged complete (NULL: read it now).
+ * What lands in the model folder is read again and must match seen, so a
+ * file replaced or changed between the look and the copy/move fails with
+ * STORE_EINVAL (a move is undone). store_import and drop-ins use this.
+ */
+int store_import_seen(store *s, const char *path, const store_ginfo *seen, const char *id_or_null,
+                      enum store_import_mode mode, char **new_id, jc_err *err);
+
 /* True if name ends in .gguf (any case). */
 bool store_is_gguf_name(const char *name);
 /* The id for a file name: lowercase, .gguf and -0000k-of-0000n dropped, other bytes -> '-'. Caller frees. */
