@@ -286,7 +286,7 @@ static void matmul(llm_ctx *c, const float *x, size_t x_stride, int64_t ntok, mm
         int64_t total = 0;
         for (int k = i; k < j; k++) {
             int64_t rows = items[k].w->ne1;
-            int64_t g = (rows + c->nth * 4 - 1) / (c->nth * 4);
+            int64_t g = (rows + c->nth * 8 - 1) / (c->nth * 8);
             g = JC_MAX(g, 16);
             g = (g + 15) / 16 * 16;
             items[k].grain = g;
