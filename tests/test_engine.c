@@ -7,6 +7,9 @@
  *   - micro-batch splitting, rewinds and two sequences in one batch change
  *     nothing (each sequence alone gives the same logits);
  *   - the f16 KV cache stays close to the f32 one;
+ *   - logits equal an independent double-precision reference written from
+ *     the definitions (llama: NORM rope with rope_freqs, GQA; qwen2: biases,
+ *     NeoX rope, tied embeddings);
  *   - embeddings are unit length and pool the same however tokens came;
  *   - bad models (missing tensor or key, wrong shape, unsupported arch or
  *     type) and bad batches (token/seq/position out of range, gaps, a
@@ -32,6 +35,7 @@ typedef struct tm_opts {
     const char *odd_type;  /* a tensor written as I8 */
     bool tied;             /* no output.weight */
     int pooling;           /* pooling_type, 0: absent */
+    bool rope_freqs;       /* write rope_freqs.weight (Llama 3.1 style factors in [1, 4]) */
 } tm_opts;
 
 static uint64_t rng_state;
@@ -143,6 +147,8 @@ static int tm_write(const char *path, const tm_opts *o)
 
     add_t(&b, "token_embd.weight", E, TV, 1.0f, 0, true);
     add_t(&b, "output_norm.weight", E, 1, 0.1f, 1.0f, false);
+    if (o->rope_freqs)
+        add_t(&b, "rope_freqs.weight", HD / 2, 1, 1.5f, 2.5f, false);
     if (!o->tied)
         add_t(&b, "output.weight", E, TV, 0.3f, 0, true);
     for (int il = 0; il < L; il++) {
@@ -573,7 +579,159 @@ TEST(model_info)
     llm_ctx_free(NULL);
 }
 
+/* ---- an independent reference forward pass (double precision, no cache) ---- */
+
+static const float *ref_t(gguf_file *f, const char *name)
+{
+    const gguf_tensor *t = gguf_find_tensor(f, name);
+    return t && t->type == GGML_TYPE_F32 ? t->data : NULL;
+}
+
+/* y[out] = W[out][in] x[in] (+ b) */
+static void ref_mv(const float *W, const float *b, const double *x, int in, int out, double *y)
+{
+    for (int r = 0; r < out; r++) {
+        double s = b ? b[r] : 0;
+        for (int i = 0; i < in; i++)
+            s += (double)W[(size_t)r * in + i] * x[i];
+        y[r] = s;
+    }
+}
+
+static void ref_norm(const double *x, const float *w, int n, double *y)
+{
+    double ss = 0;
+    for (int i = 0; i < n; i++)
+        ss += x[i] * x[i];
+    double sc = 1.0 / sqrt(ss / n + 1e-5);
+    for (int i = 0; i < n; i++)
+        y[i] = x[i] * sc * w[i];
+}
+
+/* Rotates one head vector v[hd] at position pos: NeoX pairs (i, i+hd/2), else (2i, 2i+1). */
+static void ref_rope(double *v, int hd, int pos, bool neox, const float *ff)
+{
+    for (int i = 0; i < hd / 2; i++) {
+        double ang = pos * pow(10000.0, -2.0 * i / hd) / (ff ? ff[i] : 1.0);
+        int a = neox ? i : 2 * i, b = neox ? i + hd / 2 : 2 * i + 1;
+        double x0 = v[a], x1 = v[b];
+        v[a] = x0 * cos(ang) - x1 * sin(ang);
+        v[b] = x0 * sin(ang) + x1 * cos(ang);
+    }
+}
+
+/* Logits [n][TV] of the tiny F32 model at path for toks[0..n), straight from the file. */
+static int ref_forward(const char *path, const int32_t *toks, int n, bool neox, double *logits)
+{
+    enum { E = 32, L = 2, H = 4, HKV = 2, HD = 8, FF = 64, NMAX = 12 };
+    jc_err err = {0};
+    gguf_file *f = gguf_open(path, &err);
+    if (!f)
+        return -1;
+    static double x[NMAX][E], xn[NMAX][E], q[NMAX][H * HD], k[NMAX][HKV * HD], v[NMAX][HKV * HD], att[NMAX][H * HD],
+        tmp[NMAX][FF], g[NMAX][FF], u[NMAX][FF];
+    const float *emb = ref_t(f, "token_embd.weight"), *ff = ref_t(f, "rope_freqs.weight");
+    for (int t = 0; t < n; t++)
+        for (int i = 0; i < E; i++)
+            x[t][i] = emb[(size_t)toks[t] * E + i];
+    for (int il = 0; il < L; il++) {
+        char nm[64];
+#define W(s) (snprintf(nm, sizeof nm, "blk.%d.%s", il, s), ref_t(f, nm))
+        for (int t = 0; t < n; t++) {
+            ref_norm(x[t], W("attn_norm.weight"), E, xn[t]);
+            ref_mv(W("attn_q.weight"), W("attn_q.bias"), xn[t], E, H * HD, q[t]);
+            ref_mv(W("attn_k.weight"), W("attn_k.bias"), xn[t], E, HKV * HD, k[t]);
+            ref_mv(W("attn_v.weight"), W("attn_v.bias"), xn[t], E, HKV * HD, v[t]);
+            for (int h = 0; h < H; h++)
+                ref_rope(q[t] + h * HD, HD, t, neox, ff);
+            for (int h = 0; h < HKV; h++)
+                ref_rope(k[t] + h * HD, HD, t, neox, ff);
+        }
+        for (int t = 0; t < n; t++)
+            for (int h = 0; h < H; h++) {
+                int kh = h / (H / HKV);
+                double sc[NMAX], mx = -1e300, sum = 0;
+                for (int j = 0; j <= t; j++) {
+                    double d = 0;
+                    for (int i = 0; i < HD; i++)
+                        d += q[t][h * HD + i] * k[j][kh * HD + i];
+                    sc[j] = d / sqrt((double)HD);
+                    mx = fmax(mx, sc[j]);
+                }
+                for (int j = 0; j <= t; j++)
+                    sum += (sc[j] = exp(sc[j] - mx));
+                for (int i = 0; i < HD; i++) {
+                    double a = 0;
+                    for (int j = 0; j <= t; j++)
+                        a += sc[j] / sum * v[j][kh * HD + i];
+                    att[t][h * HD + i] = a;
+                }
+            }
+        for (int t = 0; t < n; t++) {
+            ref_mv(W("attn_output.weight"), NULL, att[t], H * HD, E, tmp[t]);
+            for (int i = 0; i < E; i++)
+                x[t][i] += tmp[t][i];
+            ref_norm(x[t], W("ffn_norm.weight"), E, xn[t]);
+            ref_mv(W("ffn_gate.weight"), NULL, xn[t], E, FF, g[t]);
+            ref_mv(W("ffn_up.weight"), NULL, xn[t], E, FF, u[t]);
+            for (int i = 0; i < FF; i++)
+                g[t][i] = g[t][i] / (1 + exp(-g[t][i])) * u[t][i];
+            ref_mv(W("ffn_down.weight"), NULL, g[t], FF, E, tmp[t]);
+            for (int i = 0; i < E; i++)
+                x[t][i] += tmp[t][i];
+        }
+#undef W
+    }
+    const float *out = ref_t(f, "output.weight");
+    for (int t = 0; t < n; t++) {
+        ref_norm(x[t], ref_t(f, "output_norm.weight"), E, xn[t]);
+        ref_mv(out ? out : emb, NULL, xn[t], E, TV, logits + (size_t)t * TV);
+    }
+    gguf_close(f);
+    return 0;
+}
+
+static void check_against_reference(const tm_opts *o, const char *name, bool neox)
+{
+    char *p = tm_path(name);
+    REQUIRE(tm_write(p, o) == 0);
+    jc_err err = {0};
+    llm_model *m = llm_model_load(p, &err);
+    double want[12 * TV];
+    int rr = ref_forward(p, prompt, 12, neox, want);
+    unlink(p);
+    free(p);
+    REQUIRE(m && rr == 0);
+    llm_ctx *c = tm_ctx(m, 1, 512, true, false);
+    REQUIRE(c);
+    float got[12 * TV];
+    CHECK(run_batch(c, 12, 0, got) == 0);
+    double d = 0, mx = 0;
+    for (int i = 0; i < 12 * TV; i++) {
+        d = fmax(d, fabs(got[i] - want[i]));
+        mx = fmax(mx, fabs(want[i]));
+    }
+    CHECKF(d / mx < 1e-4, "%s: max |janc - reference| %g (largest logit %g)", name, d, mx);
+    llm_ctx_free(c);
+    llm_model_free(m);
+}
+
+/* llama: NORM rope with Llama 3.1 rope_freqs factors, GQA, separate output matrix. */
+TEST(llama_matches_reference)
+{
+    tm_opts o = {.rope_freqs = true};
+    check_against_reference(&o, "ref-llama.gguf", false);
+}
+
+/* qwen2: Q/K/V biases, NeoX rope, tied embeddings. */
+TEST(qwen2_matches_reference)
+{
+    tm_opts o = {.arch = "qwen2", .tied = true};
+    check_against_reference(&o, "ref-qwen2.gguf", true);
+}
+
 TESTS(T(batch_equals_single_llama_f32), T(batch_equals_single_qwen2_f32), T(batch_equals_single_llama_q8_0),
       T(ubatch_rewind_and_f16_cache), T(two_sequences_in_one_batch), T(embeddings_unit_length),
-      T(bad_models_are_errors), T(bad_batches_are_errors), T(model_info));
+      T(bad_models_are_errors), T(bad_batches_are_errors), T(model_info), T(llama_matches_reference),
+      T(qwen2_matches_reference));
 TEST_MAIN()
