@@ -574,7 +574,9 @@ static void *dl_main(void *arg)
             continue;
         }
         if (d->http_failed || code >= 400) {
-            error = jc_xasprintf("HTTP %ld from %s", code ? code : d->status, d->url);
+            error = d->http_failed && d->status == 416 && code == 206
+                        ? jc_xasprintf("%s answered a range that was not asked for", d->url)
+                        : jc_xasprintf("HTTP %ld from %s", code ? code : d->status, d->url);
             goto out;
         }
         if (res == CURLE_OK) {
