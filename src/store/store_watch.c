@@ -37,6 +37,9 @@ void store_watch_add_locked(store *s, const char *id)
         return;
     char *dir = jc_path_join(s->models_dir, id);
     int wd = inotify_add_watch(s->ifd, dir, WATCH_MASK | IN_ONLYDIR | IN_DONT_FOLLOW);
+    if (wd < 0 && errno != ENOENT && errno != ENOTDIR)
+        jc_warn("%s: not followed live: inotify: %s%s", dir, strerror(errno),
+                errno == ENOSPC ? " (raise fs.inotify.max_user_watches)" : "");
     free(dir);
     if (wd < 0)
         return;
