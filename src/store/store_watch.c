@@ -149,6 +149,8 @@ static void *watch_main(void *arg)
     int root_wd = -1;
     pthread_mutex_lock(&s->mu);
     root_wd = inotify_add_watch(s->ifd, s->models_dir, WATCH_MASK | IN_ONLYDIR);
+    if (root_wd < 0)
+        jc_warn("%s: not followed live: inotify: %s", s->models_dir, strerror(errno));
     add_all_locked(s);
     pthread_mutex_unlock(&s->mu);
     /* anything dropped between store_open's scan and the watches being set */
