@@ -12,7 +12,7 @@ command -v python3 >/dev/null || { echo "SKIP: python3 is needed"; exit 77; }
 T=$(mktemp -d)
 D=$T/data
 mkdir -p "$T/files"
-python3 "$SRC/tests/helpers/mkgguf.py" "$T/files/tiny.gguf" --name "Tiny DL" --floats 100000
+python3 "$SRC/tests/helpers/mkgguf.py" "$T/files/tiny.gguf" --name "Tiny DL" --floats 40000
 python3 "$SRC/tests/helpers/dl_server.py" "$T/files" >"$T/port" 2>"$T/server.log" &
 srv=$!
 trap 'kill $srv 2>/dev/null; wait $srv 2>/dev/null; rm -rf "$T"' EXIT
