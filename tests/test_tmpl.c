@@ -60,6 +60,16 @@ TEST(values_and_printing)
     EXPECT("{{ x.y is defined }} {{ x['z']|default('d') }} {{ u }}|{{ u|string }}", "{\"x\":{\"y\":1}}", "True d |");
 }
 
+/* Proves: case mapping beyond ASCII (checked against Python), and groupby with .grouper/.list. */
+TEST(unicode_case_and_groupby)
+{
+    EXPECT("{{ 'été Ÿÿ čĆ Ωμέγα Привет ёў 中a'|upper }}|{{ 'ÉTÉ ΆΈ ПРИВЕТ'|lower }}|{{ 'élan über-alles'|title }}|"
+           "{{ 'x中y'.title() }}|{{ 'été' is lower }}",
+           NULL, "ÉTÉ ŸŸ ČĆ ΩΜΈΓΑ ПРИВЕТ ЁЎ 中A|été άέ привет|Élan Über-Alles|X中Y|True");
+    EXPECT("{% for g in l|groupby('r') %}{{ g.grouper }}={{ g.list|map(attribute='n')|join(',') }};{% endfor %}",
+           "{\"l\":[{\"r\":\"u\",\"n\":1},{\"r\":\"a\",\"n\":2},{\"r\":\"u\",\"n\":3}]}", "a=2;u=1,3;");
+}
+
 /* Proves: trim_blocks/lstrip_blocks and the -/+ modifiers behave as in HF's environment. */
 TEST(whitespace)
 {
@@ -266,6 +276,6 @@ TEST(real_templates)
     CHECK(rendered >= 50);
 }
 
-TESTS(T(values_and_printing), T(whitespace), T(control_flow), T(tojson), T(strftime_now), T(errors_name_the_line),
+TESTS(T(values_and_printing), T(unicode_case_and_groupby), T(whitespace), T(control_flow), T(tojson), T(strftime_now), T(errors_name_the_line),
       T(limit_huge_range), T(limit_steps), T(limit_time), T(self_reference), T(limit_recursion), T(limit_output), T(real_templates));
 TEST_MAIN()

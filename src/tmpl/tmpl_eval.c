@@ -192,6 +192,10 @@ tv tx_getattr(tctx *x, tv obj, const char *name, size_t len)
             if (v)
                 return *v;
         }
+        if (obj.t == TV_TUPLE && obj.l->n == 2 && len == 7 && !memcmp(name, "grouper", 7))
+            return obj.l->v[0]; /* groupby's (grouper, list) pairs */
+        if (obj.t == TV_TUPLE && obj.l->n == 2 && len == 4 && !memcmp(name, "list", 4))
+            return obj.l->v[1];
         return tv_undef(ta_strndup(&x->arena, name, len));
     default: return tv_undef(ta_strndup(&x->arena, name, len));
     }

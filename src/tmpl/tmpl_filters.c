@@ -2,8 +2,9 @@
  * tmpl_filters.c — the Jinja filters (|trim, |tojson, |map, ...), tests
  * (is defined, is mapping, ...) and the Python methods of strings, lists and
  * dicts ('a,b'.split(','), d.items(), l.append(x), ...) that chat templates
- * call. Semantics follow jinja2 3.1 and Python 3; case mapping is ASCII only
- * (see docs/templates.md). Tables at the end map names to functions.
+ * call. Semantics follow jinja2 3.1 and Python 3; case mapping covers ASCII,
+ * Latin-1, Latin Extended-A, Greek and Cyrillic (see docs/templates.md).
+ * Tables at the end map names to functions.
  */
 #include "tmpl/tmpl_int.h"
 
@@ -51,32 +52,121 @@ static tv mk_tuple2(tctx *x, tv a, tv b)
 
 /* ---- string helpers ---- */
 
-tv tf_str_map(tctx *x, tv s, int (*fn)(int))
+/*
+ * Case mapping of one code point: ASCII, Latin-1, Latin Extended-A, basic
+ * Greek and Cyrillic (every mapping keeps the UTF-8 length, so strings can
+ * be mapped in place). Other code points are uncased.
+ */
+static uint32_t uc_map(uint32_t c, bool upper)
 {
-    char *p = ta_alloc(A, s.s.n + 1);
-    for (size_t i = 0; i < s.s.n; i++)
-        p[i] = (unsigned char)s.s.p[i] < 0x80 ? (char)fn((unsigned char)s.s.p[i]) : s.s.p[i];
-    return tv_strn(p, s.s.n);
+    if (c < 0x80) {
+        if (upper)
+            return c >= 'a' && c <= 'z' ? c - 32 : c;
+        return c >= 'A' && c <= 'Z' ? c + 32 : c;
+    }
+    if (c >= 0xC0 && c <= 0xFF && c != 0xD7 && c != 0xF7 && c != 0xDF) {
+        if (c == 0xFF)
+            return upper ? 0x178 : c;
+        return upper ? (c >= 0xE0 ? c - 0x20 : c) : (c < 0xE0 ? c + 0x20 : c);
+    }
+    if (c == 0x178)
+        return upper ? c : 0xFF;
+    if ((c >= 0x100 && c <= 0x137 && c != 0x130 && c != 0x131) || (c >= 0x14A && c <= 0x177))
+        return upper ? (c & ~1u) : (c | 1u); /* upper case even, lower case odd */
+    if ((c >= 0x139 && c <= 0x148) || (c >= 0x179 && c <= 0x17E))
+        return upper ? ((c & 1u) ? c : c - 1) : ((c & 1u) ? c + 1 : c); /* upper case odd */
+    if (c == 0x386 || c == 0x38C)
+        return upper ? c : (c == 0x386 ? 0x3AC : 0x3CC);
+    if (c == 0x3AC || c == 0x3CC)
+        return upper ? (c == 0x3AC ? 0x386 : 0x38C) : c;
+    if ((c >= 0x388 && c <= 0x38A) || c == 0x38E || c == 0x38F)
+        return upper ? c : c + (c <= 0x38A ? 0x25 : 0x3F);
+    if ((c >= 0x3AD && c <= 0x3AF) || c == 0x3CD || c == 0x3CE)
+        return upper ? c - (c <= 0x3AF ? 0x25 : 0x3F) : c;
+    if (c >= 0x391 && c <= 0x3A9 && c != 0x3A2)
+        return upper ? c : c + 0x20;
+    if (c >= 0x3B1 && c <= 0x3C9)
+        return upper ? (c == 0x3C2 ? 0x3A3 : c - 0x20) : c;
+    if (c >= 0x400 && c <= 0x40F)
+        return upper ? c : c + 0x50;
+    if (c >= 0x410 && c <= 0x42F)
+        return upper ? c : c + 0x20;
+    if (c >= 0x430 && c <= 0x44F)
+        return upper ? c - 0x20 : c;
+    if (c >= 0x450 && c <= 0x45F)
+        return upper ? c - 0x50 : c;
+    return c;
 }
 
-tv tf_str_capitalize(tctx *x, tv s)
+static bool uc_cased(uint32_t c)
 {
-    tv r = tf_str_map(x, s, tolower);
-    if (r.s.n && (unsigned char)r.s.p[0] < 0x80)
-        ((char *)r.s.p)[0] = (char)toupper((unsigned char)r.s.p[0]);
-    return r;
+    return uc_map(c, true) != c || uc_map(c, false) != c;
 }
 
-/* jinja2's |title: words start after whitespace, '-', '(', '{', '[', '<'. */
-static tv str_title_jinja(tctx *x, tv s)
+/* Decodes the code point at p[i] (an invalid byte decodes as itself); *len gets its length. */
+static uint32_t utf8_get(const char *p, size_t n, size_t i, size_t *len)
+{
+    unsigned char c = (unsigned char)p[i];
+    size_t l = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+    if (l == 1 || i + l > n) {
+        *len = 1;
+        return c;
+    }
+    uint32_t cp = c & (0xFFu >> (l + 1));
+    for (size_t k = 1; k < l; k++) {
+        if (((unsigned char)p[i + k] & 0xC0) != 0x80) {
+            *len = 1;
+            return c;
+        }
+        cp = (cp << 6) | ((unsigned char)p[i + k] & 0x3F);
+    }
+    *len = l;
+    return cp;
+}
+
+/* Writes cp over the len bytes at q (cp has the same UTF-8 length). */
+static void utf8_put_same(char *q, size_t len, uint32_t cp)
+{
+    if (len == 1)
+        q[0] = (char)cp;
+    else if (len == 2) {
+        q[0] = (char)(0xC0 | (cp >> 6));
+        q[1] = (char)(0x80 | (cp & 0x3F));
+    } /* 3- and 4-byte code points are never mapped */
+}
+
+static bool jinja_word_sep(uint32_t c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f' || c == '-' || c == '(' ||
+           c == '{' || c == '[' || c == '<';
+}
+
+tv tf_str_case(tctx *x, tv s, enum tcase mode)
 {
     char *p = ta_alloc(A, s.s.n + 1);
-    bool start = true;
-    for (size_t i = 0; i < s.s.n; i++) {
-        unsigned char c = (unsigned char)s.s.p[i];
-        bool sep = strchr(" \t\n\r\v\f-({[<", c) != NULL && c != 0;
-        p[i] = (char)(c < 0x80 ? (start ? toupper(c) : tolower(c)) : c);
-        start = sep;
+    if (s.s.n)
+        memcpy(p, s.s.p, s.s.n);
+    bool prev_cased = false, word_start = true;
+    for (size_t i = 0; i < s.s.n;) {
+        size_t len;
+        uint32_t c = utf8_get(p, s.s.n, i, &len), r = c;
+        switch (mode) {
+        case TCASE_UPPER: r = uc_map(c, true); break;
+        case TCASE_LOWER: r = uc_map(c, false); break;
+        case TCASE_CAPITALIZE: r = uc_map(c, i == 0); break;
+        case TCASE_SWAP: r = uc_map(c, true) != c ? uc_map(c, true) : uc_map(c, false); break;
+        case TCASE_TITLE_PY: /* Python str.title(): upper after an uncased character */
+            r = uc_map(c, !prev_cased);
+            prev_cased = uc_cased(c);
+            break;
+        case TCASE_TITLE_JINJA: /* jinja2 |title: words start after whitespace, '-', '(', '{', '[', '<' */
+            r = uc_map(c, word_start);
+            word_start = jinja_word_sep(c);
+            break;
+        }
+        if (r != c)
+            utf8_put_same(p + i, len, r);
+        i += len;
     }
     return tv_strn(p, s.s.n);
 }
@@ -204,7 +294,7 @@ static tv sort_key(sort_ctx *s, tv v)
     else if (s->attr.t != TV_UNDEF)
         v = get_path(s->x, v, s->attr);
     if (!s->case_sensitive && v.t == TV_STR)
-        v = tf_str_map(s->x, v, tolower);
+        v = tf_str_case(s->x, v, TCASE_LOWER);
     return v;
 }
 
@@ -293,7 +383,7 @@ static tv f_batch(tctx *x, tv v, const targv *a)
 
 static tv f_capitalize(tctx *x, tv v, const targv *a)
 {
-    return tf_str_capitalize(x, tf_str_of(x, v));
+    return tf_str_case(x, tf_str_of(x, v), TCASE_CAPITALIZE);
 }
 
 static tv f_center(tctx *x, tv v, const targv *a)
@@ -336,11 +426,10 @@ static tv f_default(tctx *x, tv v, const targv *a)
 
 static tv f_dictsort(tctx *x, tv v, const targv *a)
 {
-    if (v.t != TV_DICT && v.t != TV_NS) {
-        if (v.t == TV_UNDEF)
-            return tf_new_list(x);
+    if (v.t == TV_UNDEF)
+        tx_fail(x, "'%s' is undefined", v.uname ? v.uname : "value");
+    if (v.t != TV_DICT && v.t != TV_NS)
         tx_fail(x, "dictsort needs a dict, not %s", tv_type_name(v));
-    }
     tv by = targ(a, 1, "by", tv_cstr("key"));
     sort_ctx s = {x, tv_undef(NULL), tv_truthy(targ(a, 0, "case_sensitive", tv_bool(false))),
                   tv_truthy(targ(a, 2, "reverse", tv_bool(false))), 0};
@@ -480,6 +569,34 @@ static tv f_format(tctx *x, tv v, const targv *a)
     return tx_str_percent(x, fmt, args);
 }
 
+/* Sorted by the attribute, then (grouper, list) pairs of consecutive equal keys; g.grouper and g.list work. */
+static tv f_groupby(tctx *x, tv v, const targv *a)
+{
+    tv attr = targ(a, 0, "attribute", tv_undef(NULL));
+    tv def = targ(a, 1, "default", tv_undef(NULL));
+    bool cs = tv_truthy(targ(a, 2, "case_sensitive", tv_bool(false)));
+    if (attr.t != TV_STR && attr.t != TV_INT)
+        tx_fail(x, "groupby needs an attribute");
+    sort_ctx s = {x, attr, cs, false, -1};
+    tv sorted_items = sorted(x, tx_iter(x, v), &s);
+    tv out = tf_new_list(x);
+    tv cur_key = tv_undef(NULL), cur_list = tv_undef(NULL);
+    for (size_t i = 0; i < sorted_items.l->n; i++) {
+        tv item = sorted_items.l->v[i];
+        tv key = sort_key(&s, item);
+        if (i == 0 || !tv_eq(key, cur_key)) {
+            tv raw = get_path(x, item, attr);
+            if (raw.t == TV_UNDEF && def.t != TV_UNDEF)
+                raw = def;
+            cur_list = tf_new_list(x);
+            tl_push(A, out.l, mk_tuple2(x, raw, cur_list));
+            cur_key = key;
+        }
+        tl_push(A, cur_list.l, item);
+    }
+    return out;
+}
+
 static tv f_indent(tctx *x, tv v, const targv *a)
 {
     if (v.t != TV_STR) /* jinja2 appends "\n" to the value: only strings survive that */
@@ -567,12 +684,12 @@ static tv f_list(tctx *x, tv v, const targv *a)
 
 static tv f_lower(tctx *x, tv v, const targv *a)
 {
-    return tf_str_map(x, tf_str_of(x, v), tolower);
+    return tf_str_case(x, tf_str_of(x, v), TCASE_LOWER);
 }
 
 static tv f_upper(tctx *x, tv v, const targv *a)
 {
-    return tf_str_map(x, tf_str_of(x, v), toupper);
+    return tf_str_case(x, tf_str_of(x, v), TCASE_UPPER);
 }
 
 /* Remaining positional args from index from, and all keywords, as a targv. */
@@ -775,7 +892,7 @@ static tv f_sum(tctx *x, tv v, const targv *a)
 
 static tv f_title(tctx *x, tv v, const targv *a)
 {
-    return str_title_jinja(x, tf_str_of(x, v));
+    return tf_str_case(x, tf_str_of(x, v), TCASE_TITLE_JINJA);
 }
 
 static tv f_tojson(tctx *x, tv v, const targv *a)
@@ -1002,30 +1119,32 @@ static bool t_divisibleby(tctx *x, tv v, const targv *a)
     return n == -1 || py_mod(x, v, (double)n, "divisibleby") == 0;
 }
 
-bool tf_t_lower(tctx *x, tv v, const targv *a)
+/* Python's str.islower()/isupper(): every cased character in the given case, and at least one. */
+static bool all_cased_are(tctx *x, tv v, bool upper)
 {
     tv s = tf_str_of(x, v);
     bool cased = false;
-    for (size_t i = 0; i < s.s.n; i++) {
-        if (isupper((unsigned char)s.s.p[i]))
-            return false;
-        if (islower((unsigned char)s.s.p[i]))
+    for (size_t i = 0; i < s.s.n;) {
+        size_t len;
+        uint32_t c = utf8_get(s.s.p, s.s.n, i, &len);
+        if (uc_cased(c)) {
+            if (uc_map(c, upper) != c)
+                return false;
             cased = true;
+        }
+        i += len;
     }
     return cased;
 }
 
+bool tf_t_lower(tctx *x, tv v, const targv *a)
+{
+    return all_cased_are(x, v, false);
+}
+
 bool tf_t_upper(tctx *x, tv v, const targv *a)
 {
-    tv s = tf_str_of(x, v);
-    bool cased = false;
-    for (size_t i = 0; i < s.s.n; i++) {
-        if (islower((unsigned char)s.s.p[i]))
-            return false;
-        if (isupper((unsigned char)s.s.p[i]))
-            cased = true;
-    }
-    return cased;
+    return all_cased_are(x, v, true);
 }
 
 static bool t_filter(tctx *x, tv v, const targv *a)
@@ -1043,7 +1162,7 @@ static bool t_test(tctx *x, tv v, const targv *a)
 static const tfilter_def filters[] = {
     {"abs", f_abs}, {"attr", f_attr}, {"batch", f_batch}, {"capitalize", f_capitalize}, {"center", f_center},
     {"count", f_length}, {"d", f_default}, {"default", f_default}, {"dictsort", f_dictsort}, {"e", f_escape},
-    {"escape", f_escape}, {"first", f_first}, {"float", f_float}, {"format", f_format}, {"indent", f_indent},
+    {"escape", f_escape}, {"first", f_first}, {"float", f_float}, {"format", f_format}, {"groupby", f_groupby}, {"indent", f_indent},
     {"int", f_int}, {"items", tf_f_items}, {"join", f_join}, {"last", f_last}, {"length", f_length},
     {"list", f_list}, {"lower", f_lower}, {"map", f_map}, {"max", f_max}, {"min", f_min},
     {"reject", f_reject}, {"rejectattr", f_rejectattr}, {"replace", f_replace}, {"reverse", f_reverse},

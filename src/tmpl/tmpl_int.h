@@ -326,8 +326,9 @@ tv tmpl_apply_filter(tctx *x, tv v, const char *name, size_t len, const targv *a
 tv tf_str_of(tctx *x, tv v);                      /* str(v) */
 int64_t tf_want_int(tctx *x, tv v, const char *what); /* an int (or bool), else a TypeError naming what */
 tv tf_new_list(tctx *x);
-tv tf_str_map(tctx *x, tv s, int (*fn)(int));     /* ASCII bytes mapped through fn */
-tv tf_str_capitalize(tctx *x, tv s);
+enum tcase { TCASE_UPPER, TCASE_LOWER, TCASE_CAPITALIZE, TCASE_SWAP, TCASE_TITLE_PY, TCASE_TITLE_JINJA };
+/* Case mapping (ASCII, Latin-1, Latin Extended-A, Greek, Cyrillic) as a new string. */
+tv tf_str_case(tctx *x, tv s, enum tcase mode);
 tv tf_str_strip(tctx *x, tv s, tv chars, bool left, bool right); /* chars: None = whitespace */
 const char *tf_find_sub(const char *h, size_t hn, const char *n, size_t nn);
 const char *tf_rfind_sub(const char *h, size_t hn, const char *n, size_t nn);

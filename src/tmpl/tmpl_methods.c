@@ -1,8 +1,8 @@
 /*
  * tmpl_methods.c — the Python methods of strings, lists and dicts that chat
  * templates call ('a,b'.split(','), s.strip(), d.items(), d.get(k),
- * l.append(x), '{}'.format(x), ...), with Python 3 semantics; case mapping is
- * ASCII only. Shared string helpers (tf_*) live in tmpl_filters.c.
+ * l.append(x), '{}'.format(x), ...), with Python 3 semantics. Shared string
+ * helpers (tf_*, case mapping included) live in tmpl_filters.c.
  */
 #include "tmpl/tmpl_int.h"
 
@@ -14,19 +14,6 @@
 #define A (&x->arena)
 #define NAMEIS(s) (len == sizeof(s) - 1 && !memcmp(name, s, len))
 
-/* Python str.title(): a letter after a non-letter is upper-cased, others lower-cased. */
-static tv str_title_py(tctx *x, tv s)
-{
-    char *p = ta_alloc(A, s.s.n + 1);
-    bool prev_letter = false;
-    for (size_t i = 0; i < s.s.n; i++) {
-        unsigned char c = (unsigned char)s.s.p[i];
-        bool letter = isalpha(c) || c >= 0x80;
-        p[i] = (char)(c < 0x80 ? (prev_letter ? tolower(c) : toupper(c)) : c);
-        prev_letter = letter;
-    }
-    return tv_strn(p, s.s.n);
-}
 
 static tv str_split(tctx *x, tv s, tv sep, int64_t maxsplit, bool from_right)
 {
@@ -242,21 +229,15 @@ static tv method_str(tctx *x, tv s, const char *name, size_t len, const targv *a
         return tf_str_replace(x, s, a0, a1, tf_want_int(x, c, "count"));
     }
     if (NAMEIS("upper"))
-        return tf_str_map(x, s, toupper);
+        return tf_str_case(x, s, TCASE_UPPER);
     if (NAMEIS("lower"))
-        return tf_str_map(x, s, tolower);
+        return tf_str_case(x, s, TCASE_LOWER);
     if (NAMEIS("title"))
-        return str_title_py(x, s);
+        return tf_str_case(x, s, TCASE_TITLE_PY);
     if (NAMEIS("capitalize"))
-        return tf_str_capitalize(x, s);
-    if (NAMEIS("swapcase")) {
-        char *p = ta_alloc(A, s.s.n + 1);
-        for (size_t i = 0; i < s.s.n; i++) {
-            unsigned char c = (unsigned char)s.s.p[i];
-            p[i] = (char)(isupper(c) ? tolower(c) : islower(c) ? toupper(c) : c);
-        }
-        return tv_strn(p, s.s.n);
-    }
+        return tf_str_case(x, s, TCASE_CAPITALIZE);
+    if (NAMEIS("swapcase"))
+        return tf_str_case(x, s, TCASE_SWAP);
     if (NAMEIS("find") || NAMEIS("rfind") || NAMEIS("index")) {
         if (a0.t != TV_STR)
             tx_fail(x, "must be str, not %s", tv_type_name(a0));
