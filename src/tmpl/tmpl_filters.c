@@ -178,17 +178,50 @@ bool tf_in_set(char c, tv chars)
     return c && strchr(PY_WS, c) != NULL;
 }
 
+/* Python's str.isspace() for one code point. */
+static bool uc_space(uint32_t c)
+{
+    return (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x20) || c == 0x85 || c == 0xA0 || c == 0x1680 ||
+           (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
+}
+
+/* Is code point c in the string set (by code point), or whitespace when set is not a string? */
+static bool in_cp_set(uint32_t c, tv set)
+{
+    if (set.t != TV_STR)
+        return uc_space(c);
+    for (size_t i = 0; i < set.s.n;) {
+        size_t len;
+        if (utf8_get(set.s.p, set.s.n, i, &len) == c)
+            return true;
+        i += len;
+    }
+    return false;
+}
+
 tv tf_str_strip(tctx *x, tv s, tv chars, bool left, bool right)
 {
     if (chars.t != TV_STR && chars.t != TV_NONE && chars.t != TV_UNDEF)
         tx_fail(x, "strip arg must be None or str");
-    size_t a = 0, b = s.s.n;
+    size_t a = 0, b = s.s.n, len;
     if (left)
-        while (a < b && tf_in_set(s.s.p[a], chars))
-            a++;
-    if (right)
-        while (b > a && tf_in_set(s.s.p[b - 1], chars))
-            b--;
+        while (a < b && in_cp_set(utf8_get(s.s.p, b, a, &len), chars))
+            a += len;
+    if (right) {
+        while (b > a) {
+            size_t start = b - 1; /* back to the first byte of the last code point */
+            while (start > a && ((unsigned char)s.s.p[start] & 0xC0) == 0x80 && b - start < 4)
+                start--;
+            uint32_t c = utf8_get(s.s.p, b, start, &len);
+            if (start + len != b) { /* not one well-formed code point: look at the last byte alone */
+                start = b - 1;
+                c = (unsigned char)s.s.p[start];
+            }
+            if (!in_cp_set(c, chars))
+                break;
+            b = start;
+        }
+    }
     return tv_strn(s.s.p + a, b - a);
 }
 
