@@ -94,7 +94,7 @@ int cmd_template(const cmd_ctx *ctx, int argc, char **argv)
         }
     }
     json_error_t jerr;
-    vars = json_load_file(vfile, JSON_DECODE_ANY, &jerr);
+    vars = json_load_file(vfile, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
     if (!vars) {
         cli_fail("template: %s:%d:%d: %s", vfile, jerr.line, jerr.column, jerr.text);
         goto out;
