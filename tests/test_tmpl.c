@@ -66,6 +66,8 @@ TEST(unicode_case_and_groupby)
     EXPECT("{{ 'été Ÿÿ čĆ Ωμέγα Привет ёў 中a'|upper }}|{{ 'ÉTÉ ΆΈ ПРИВЕТ'|lower }}|{{ 'élan über-alles'|title }}|"
            "{{ 'x中y'.title() }}|{{ 'été' is lower }}",
            NULL, "ÉTÉ ŸŸ ČĆ ΩΜΈΓΑ ПРИВЕТ ЁЎ 中A|été άέ привет|Élan Über-Alles|X中Y|True");
+    EXPECT("{{ 'Straße'|upper }} {{ 'straße'.title() }} {{ 'ΟΔΟΣ'|capitalize }} {{ 'ÉcOLE'.swapcase() }} {{ 'x' % [] }}",
+           NULL, "STRASSE Straße Οδος éCole x");
     /* strip works by code point: no half characters, Unicode spaces count as whitespace */
     EXPECT("[{{ 'èxé'.strip('é') }}][{{ '\\u00a0 x\\u3000'.strip() }}][{{ '«x»'|trim('«»') }}]", NULL, "[èx][x][x]");
     EXPECT("{% for g in l|groupby('r') %}{{ g.grouper }}={{ g.list|map(attribute='n')|join(',') }};{% endfor %}",

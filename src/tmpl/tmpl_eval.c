@@ -430,7 +430,8 @@ tv tx_str_percent(tctx *x, tv fmt, tv args)
         default: tx_fail(x, "unsupported format character '%c'", spec);
         }
     }
-    if (ai < a->n)
+    /* Python: a list or dict argument counts as a mapping, so leftovers are not an error */
+    if (ai < a->n && args.t != TV_LIST && args.t != TV_DICT)
         tx_fail(x, "not all arguments converted during string formatting");
     return tx_scratch_take(x, start);
 }

@@ -100,7 +100,7 @@ static uint32_t uc_map(uint32_t c, bool upper)
 
 static bool uc_cased(uint32_t c)
 {
-    return uc_map(c, true) != c || uc_map(c, false) != c;
+    return c == 0xDF || uc_map(c, true) != c || uc_map(c, false) != c; /* sharp s is lower case */
 }
 
 /* Decodes the code point at p[i] (an invalid byte decodes as itself); *len gets its length. */
@@ -150,19 +150,33 @@ tv tf_str_case(tctx *x, tv s, enum tcase mode)
     for (size_t i = 0; i < s.s.n;) {
         size_t len;
         uint32_t c = utf8_get(p, s.s.n, i, &len), r = c;
+        bool up = false;
         switch (mode) {
-        case TCASE_UPPER: r = uc_map(c, true); break;
-        case TCASE_LOWER: r = uc_map(c, false); break;
-        case TCASE_CAPITALIZE: r = uc_map(c, i == 0); break;
-        case TCASE_SWAP: r = uc_map(c, true) != c ? uc_map(c, true) : uc_map(c, false); break;
+        case TCASE_UPPER: up = true; break;
+        case TCASE_LOWER: up = false; break;
+        case TCASE_CAPITALIZE: up = i == 0; break;
+        case TCASE_SWAP: up = c == 0xDF || uc_map(c, true) != c; break;
         case TCASE_TITLE_PY: /* Python str.title(): upper after an uncased character */
-            r = uc_map(c, !prev_cased);
-            prev_cased = uc_cased(c);
+            up = !prev_cased;
             break;
         case TCASE_TITLE_JINJA: /* jinja2 |title: words start after whitespace, '-', '(', '{', '[', '<' */
-            r = uc_map(c, word_start);
+            up = word_start;
             word_start = jinja_word_sep(c);
             break;
+        }
+        bool cased_before = prev_cased;
+        prev_cased = uc_cased(c);
+        if (c == 0xDF && up) { /* sharp s: "SS" in upper case, "Ss" in title case; same two bytes */
+            p[i] = 'S';
+            p[i + 1] = mode == TCASE_UPPER || mode == TCASE_SWAP ? 'S' : 's';
+            i += len;
+            continue;
+        }
+        r = uc_map(c, up);
+        if (r == 0x3C3 && c == 0x3A3 && cased_before) { /* final sigma: not followed by a cased letter */
+            size_t nlen;
+            if (i + len >= s.s.n || !uc_cased(utf8_get(p, s.s.n, i + len, &nlen)))
+                r = 0x3C2;
         }
         if (r != c)
             utf8_put_same(p + i, len, r);
