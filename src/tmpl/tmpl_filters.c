@@ -347,7 +347,10 @@ static tv sort_key(sort_ctx *s, tv v)
 
 static int sort_cmp(sort_ctx *s, tv a, tv b)
 {
-    int c = tv_cmp(s->x, sort_key(s, a), sort_key(s, b));
+    tv ka = sort_key(s, a), kb = sort_key(s, b);
+    if (tv_eq(ka, kb)) /* jinja2 compares key lists, which checks equality first: equal undefined keys sort */
+        return 0;
+    int c = tv_cmp(s->x, ka, kb);
     return s->reverse ? -c : c;
 }
 
@@ -396,11 +399,14 @@ static tv f_abs(tctx *x, tv v, const targv *a)
     tx_fail(x, "bad operand type for abs(): '%s'", tv_type_name(v));
 }
 
+/* |attr looks up an attribute only (never a dict item), as jinja2's environment.getattr. */
 static tv f_attr(tctx *x, tv v, const targv *a)
 {
     tv n = targ(a, 0, "name", tv_undef(NULL));
     if (n.t != TV_STR)
         tx_fail(x, "attr() needs a name");
+    if (v.t == TV_DICT && !tmpl_has_method(v, n.s.p, n.s.n))
+        return tv_undef(ta_strndup(A, n.s.p, n.s.n));
     return tx_getattr(x, v, n.s.p, n.s.n);
 }
 
