@@ -6,6 +6,8 @@
  * ChatML fallback give the exact prompts documented in chat.h; bad messages
  * are errors, not crashes.
  */
+#include <pthread.h>
+
 #include "harness.h"
 #include "tmpl/chat.h"
 
@@ -152,6 +154,55 @@ TEST(tool_call_arguments)
     json_decref(m);
 }
 
+typedef struct apply_job {
+    const chat_tmpl *ct;
+    const json_t *msgs;
+    const char *want;
+    int mismatches;
+} apply_job;
+
+static void *apply_many(void *arg)
+{
+    apply_job *j = arg;
+    for (int i = 0; i < 200; i++) {
+        jc_err err = {0};
+        char *out = chat_tmpl_apply(j->ct, j->msgs, NULL, true, &err);
+        if (!out || strcmp(out, j->want))
+            j->mismatches++;
+        free(out);
+    }
+    return NULL;
+}
+
+/* Proves: one prepared template applied from several threads at once gives the same prompt every time. */
+TEST(threads_share_a_template)
+{
+    chat_template_src src = {
+        .jinja = "{% set ns = namespace(n=0) %}{% for m in messages %}{% set ns.n = ns.n + 1 %}"
+                 "<{{ m.role|upper }}>{{ m.content|trim }}{% endfor %}{{ ns.n }}{{ extra }}",
+        .extra_vars = NULL,
+    };
+    json_t *extra = conv("{\"extra\":[1,{\"a\":\"b\"}]}");
+    src.extra_vars = extra;
+    jc_err err = {0};
+    chat_tmpl *ct = chat_tmpl_new(&src, &err);
+    REQUIRE(ct);
+    json_t *m = conv("[{\"role\":\"system\",\"content\":\" s \"},{\"role\":\"user\",\"content\":\"u\"}]");
+    apply_job jobs[4];
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) {
+        jobs[i] = (apply_job){ct, m, "<SYSTEM>s<USER>u2[1, {'a': 'b'}]", 0};
+        REQUIRE(pthread_create(&th[i], NULL, apply_many, &jobs[i]) == 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        CHECK_EQ_INT(jobs[i].mismatches, 0);
+    }
+    json_decref(m);
+    json_decref(extra);
+    chat_tmpl_free(ct);
+}
+
 /* Proves: malformed messages and template errors come back as errors with a message. */
 TEST(errors)
 {
@@ -171,5 +222,5 @@ TEST(errors)
     json_decref(m);
 }
 
-TESTS(T(shared_cases), T(jan_prompt_template), T(chatml_fallback), T(jinja_vars_and_flattening), T(tool_call_arguments), T(errors));
+TESTS(T(shared_cases), T(jan_prompt_template), T(chatml_fallback), T(jinja_vars_and_flattening), T(tool_call_arguments), T(threads_share_a_template), T(errors));
 TEST_MAIN()
