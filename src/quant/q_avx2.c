@@ -15,8 +15,21 @@
 #include <immintrin.h>
 
 #define Q256 __attribute__((target("avx2,fma,f16c")))
+/* Sanitizer builds: plain functions with loops (see q_avx512.c). */
+#if defined(__SANITIZE_ADDRESS__)
+#define Q_SANITIZE 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define Q_SANITIZE 1
+#endif
+#endif
+#ifdef Q_SANITIZE
+#define Q256I Q256 static __attribute__((noinline))
+#define UNROLL
+#else
 #define Q256I Q256 static inline __attribute__((always_inline))
 #define UNROLL _Pragma("GCC unroll 16")
+#endif
 
 #define RT2 2 /* rows per tile */
 #define TT2 4 /* tokens per tile */

@@ -23,10 +23,29 @@
 #include <immintrin.h>
 
 #define Q512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx512dq,avx2,fma,f16c")))
-#define Q512I Q512 static inline __attribute__((always_inline))
 
-/* Full unrolling of the small tile loops keeps the accumulators in registers. */
+/*
+ * Release builds inline and unroll the tile code into one specialised copy
+ * per type and token count. Under a sanitizer that multiplies the
+ * instrumented code enough to make compiling this file take minutes, so
+ * sanitizer builds run the same code as plain functions with loops.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define Q_SANITIZE 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define Q_SANITIZE 1
+#endif
+#endif
+#ifdef Q_SANITIZE
+#define Q512I Q512 static __attribute__((noinline))
+#define UNROLL
+#else
+#define Q512I Q512 static inline __attribute__((always_inline))
 #define UNROLL _Pragma("GCC unroll 16")
+#endif
+
+/* (UNROLL: full unrolling of the small tile loops keeps the accumulators in registers.) */
 
 #define RT 4     /* rows per tile */
 #define TT 4     /* tokens per tile */
