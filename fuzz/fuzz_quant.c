@@ -1,0 +1,90 @@
+/*
+ * fuzz_quant.c — libFuzzer target for the quant layer. The input picks a
+ * weight type, a shape (rows, blocks per row, tokens) and supplies raw
+ * weight blocks (any bits: NaN/inf scales included) and activation floats.
+ * Weights and activations sit in buffers of exactly their size, so ASan
+ * catches any SIMD read past a row. Every CPU path of q_gemm must agree with
+ * the scalar path where the results are finite; dequantization and the
+ * reference quantizers must accept anything.
+ */
+#include "quant/quant.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const uint32_t types[] = {
+    GGML_TYPE_F32,  GGML_TYPE_F16,  GGML_TYPE_BF16, GGML_TYPE_Q8_0,   GGML_TYPE_Q4_0,
+    GGML_TYPE_Q4_1, GGML_TYPE_Q5_0, GGML_TYPE_Q5_1, GGML_TYPE_Q2_K,   GGML_TYPE_Q3_K,
+    GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K, GGML_TYPE_IQ4_NL, GGML_TYPE_IQ4_XS,
+};
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 4)
+        return 0;
+    const uint32_t type = types[data[0] % (sizeof types / sizeof types[0])];
+    const int64_t rows = 1 + data[1] % 9, nblk = 1 + data[2] % 5, ntok = 1 + data[3] % 7;
+    data += 4, size -= 4;
+    const int64_t blk = q_block_elems(type) > 1 ? q_block_elems(type) : 16 + (int64_t)(size % 17);
+    const int64_t n = blk * nblk;
+    const size_t wrb = q_row_bytes(type, n), arb = q_act_row_bytes(type, n);
+    uint8_t *W = malloc(wrb * (size_t)rows), *X = malloc(arb * (size_t)ntok);
+    float *x = malloc(sizeof(float) * (size_t)n), *deq = malloc(sizeof(float) * (size_t)n);
+    float *ref = malloc(sizeof(float) * (size_t)(rows * ntok)), *got = malloc(sizeof(float) * (size_t)(rows * ntok));
+    /* weights: the input bytes, repeated */
+    for (size_t i = 0; i < wrb * (size_t)rows; i++)
+        W[i] = size ? data[i % size] : 0;
+    /* activations: floats from the input, NaN/inf included */
+    for (int64_t t = 0; t < ntok; t++) {
+        for (int64_t i = 0; i < n; i++) {
+            uint32_t u = 0;
+            for (int k = 0; k < 4; k++)
+                u = (u << 8) | (size ? data[((size_t)(t * n + i) * 4 + (size_t)k) % size] : 0);
+            u = size ? u ^ (uint32_t)data[(size_t)(i + t) % size] : u;
+            memcpy(&x[i], &u, 4);
+            if (!(t & 1) && !isfinite(x[i]))
+                x[i] = 0.5f; /* every other token finite, so comparisons happen */
+        }
+        q_act_quantize(type, x, X + (size_t)t * arb, n);
+    }
+    /* the reference quantizer takes anything; its blocks dequantize */
+    uint8_t *qb = malloc(wrb);
+    q_quantize_row(type, x, qb, n);
+    q_dequant_row(type, qb, deq, n);
+    for (int64_t r = 0; r < rows; r++)
+        q_dequant_row(type, W + (size_t)r * wrb, deq, n);
+
+    enum q_path saved = q_get_path();
+    q_set_path(Q_PATH_SCALAR);
+    q_gemm(type, W, wrb, rows, n, X, arb, ntok, ref, (size_t)rows);
+    for (int p = Q_PATH_AVX2; p < Q_PATH_COUNT; p++) {
+        if (!q_set_path((enum q_path)p))
+            continue;
+        q_gemm(type, W, wrb, rows, n, X, arb, ntok, got, (size_t)rows);
+        for (int64_t i = 0; i < rows * ntok; i++) {
+            if (!isfinite(ref[i]) || !isfinite(got[i]) || fabsf(ref[i]) > 1e30f)
+                continue;
+            /* the paths sum in different orders: allow float rounding of large sums */
+            float tol = 1e-3f * fabsf(ref[i]) + 1e-2f;
+            if (!(fabsf(ref[i] - got[i]) <= tol)) {
+                /* a relative check alone cannot bound cancellation: recompute magnitude */
+                double mag = 0;
+                const int64_t r = i % rows, t = i / rows;
+                float *wd = malloc(sizeof(float) * (size_t)n), *xd = malloc(sizeof(float) * (size_t)n);
+                q_dequant_row(type, W + (size_t)r * wrb, wd, n);
+                q_dequant_row(q_act_type(type), X + (size_t)t * arb, xd, n);
+                for (int64_t k = 0; k < n; k++)
+                    mag += fabs((double)wd[k] * xd[k]);
+                free(wd);
+                free(xd);
+                if (isfinite(mag) && mag < 1e30 && fabs((double)ref[i] - got[i]) > 1e-4 * mag + 1e-3)
+                    abort();
+            }
+        }
+    }
+    q_set_path(saved);
+    free(W), free(X), free(x), free(deq), free(ref), free(got), free(qb);
+    return 0;
+}
