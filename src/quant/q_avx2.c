@@ -337,6 +337,12 @@ Q256I void gemm2(const uint32_t type, const uint8_t *W, size_t wrb, int64_t rows
     const q_traits *tr = q_traits_get(type);
     const size_t bsz = tr->size;
     const int64_t nbt = n / tr->blck;
+    /* the family as a constant of the (constant) type, so each instantiation has one tile kind */
+    const int fam = (type == GGML_TYPE_F32 || type == GGML_TYPE_F16 || type == GGML_TYPE_BF16) ? 0
+                    : (type == GGML_TYPE_Q2_K || type == GGML_TYPE_Q3_K || type == GGML_TYPE_Q4_K ||
+                       type == GGML_TYPE_Q5_K || type == GGML_TYPE_Q6_K || type == GGML_TYPE_IQ4_XS)
+                        ? 1
+                        : 2;
     for (int64_t r0 = 0; r0 < rows; r0 += RT2) {
         const int rr = (int)q_min64(RT2, rows - r0);
         const uint8_t *wr[RT2];
@@ -348,11 +354,11 @@ Q256I void gemm2(const uint32_t type, const uint8_t *W, size_t wrb, int64_t rows
             for (int t = 0; t < TT2; t++)
                 xt[t] = X + (size_t)(t0 + (t < tt ? t : tt - 1)) * arb;
             float res[RT2][TT2];
-            if (tr->act == GGML_TYPE_F32) {
+            if (fam == 0) {
 #define CALL(k) ftile2(type, wr, (const float *const *)xt, k, n, res)
                 TILE_SWITCH(CALL)
 #undef CALL
-            } else if (tr->act == GGML_TYPE_Q8_K) {
+            } else if (fam == 1) {
 #define CALL(k) ktile2(type, wr, bsz, nbt, (const block_q8_K *const *)xt, k, res)
                 TILE_SWITCH(CALL)
 #undef CALL

@@ -496,7 +496,7 @@ Q512I void gemm_k_direct(const uint32_t type, const uint8_t *W, size_t wrb, int6
 {
     const size_t bsz = q_traits_get(type)->size;
     const int64_t nbt = n / QK_K;
-    const int tt = (int)ntok; /* <= TT */
+    const int tt = (int)ntok; /* <= 2 */
     const block_q8_K *xt[TT];
     UNROLL
     for (int t = 0; t < TT; t++)
@@ -508,12 +508,10 @@ Q512I void gemm_k_direct(const uint32_t type, const uint8_t *W, size_t wrb, int6
         for (int r = 0; r < RT; r++)
             wr[r] = W + (size_t)(r0 + (r < rr ? r : rr - 1)) * wrb;
         float res[RT][TT];
-        switch (tt) {
-        case 1: kdirect_tile(type, wr, RT * wrb, bsz, nbt, xt, 1, res); break;
-        case 2: kdirect_tile(type, wr, RT * wrb, bsz, nbt, xt, 2, res); break;
-        case 3: kdirect_tile(type, wr, RT * wrb, bsz, nbt, xt, 3, res); break;
-        default: kdirect_tile(type, wr, RT * wrb, bsz, nbt, xt, 4, res); break;
-        }
+        if (tt == 1) /* tt <= 2 (q_gemm_avx512 sends more tokens to gemm_k) */
+            kdirect_tile(type, wr, RT * wrb, bsz, nbt, xt, 1, res);
+        else
+            kdirect_tile(type, wr, RT * wrb, bsz, nbt, xt, 2, res);
         for (int t = 0; t < tt; t++)
             for (int r = 0; r < rr; r++)
                 out[(size_t)t * os + (size_t)(r0 + r)] = res[r][t];
@@ -889,7 +887,7 @@ Q512 bool q_gemm_avx512(uint32_t wtype, const void *W, size_t w_row_bytes, int64
     default:
         break;
     }
-    if (ntok <= TT) { /* decode and small batches: weights decoded in registers */
+    if (ntok <= 2) { /* decode: weights decoded in registers */
         switch (wtype) {
             CALL(GGML_TYPE_Q2_K, gemm_k_direct)
             CALL(GGML_TYPE_Q3_K, gemm_k_direct)
