@@ -209,19 +209,41 @@ static int load_locked(runner *r, const char *id, const json_t *ov, jc_err *err)
     return 0;
 }
 
+/*
+ * After waiting for another request's load that did not list the model:
+ * true (err set) when that load failed, so that waiters do not all retry it.
+ */
+static bool load_failed_meanwhile(runner *r, const char *id, jc_err *err)
+{
+    json_t *m = store_get_json(r->st, id);
+    const char *state = json_string_value(json_object_get(m, "state"));
+    bool failed = state && !strcmp(state, "error");
+    if (failed)
+        jc_errf(err, "%s", json_string_value(json_object_get(m, "error")) ? json_string_value(json_object_get(m, "error"))
+                                                                           : "the model failed to load");
+    json_decref(m);
+    return failed;
+}
+
 int runner_acquire(runner *r, const char *id, runner_model **out, jc_err *err)
 {
     int rc = 0;
+    bool waited = false;
     pthread_mutex_lock(&r->mu);
     for (;;) {
         entry *e = find(r, id);
         if (e && e->state == E_LOADING) {
             pthread_cond_wait(&r->cv, &r->mu);
+            waited = true;
             continue;
         }
         if (e) {
             e->refs++;
             *out = &e->pub;
+            break;
+        }
+        if (waited && load_failed_meanwhile(r, id, err)) {
+            rc = RUNNER_LOAD_FAILED;
             break;
         }
         if (!r->o.autoload) {
