@@ -297,6 +297,36 @@ TEST(activation_formats)
     CHECK_EQ_INT(q_act_row_bytes(GGML_TYPE_BF16, 10), 40);
 }
 
+/* The SIMD activation quantizers make the reference's bytes (ties, NaN/inf, zero blocks included). */
+TEST(activation_simd_matches_reference)
+{
+    enum { N = 256 * 6 };
+    static float x[N];
+    static uint8_t a[N * 2], b[N * 2];
+    for (int i = 0; i < N; i++)
+        x[i] = rng_gauss() * (i < 512 ? 1.0f : 300.0f);
+    for (int i = 512; i < 768; i++)
+        x[i] = (float)((i % 9) - 4) * 0.5f; /* exact halves: rounding ties */
+    for (int i = 768; i < 1024; i++)
+        x[i] = 0.0f;
+    x[1030] = NAN, x[1100] = INFINITY, x[1200] = -INFINITY;
+    x[1300] = -5000.0f, x[1301] = 5000.0f; /* equal magnitudes: the first gives the sign */
+    static const uint32_t w[] = {GGML_TYPE_Q4_K, GGML_TYPE_Q4_0};
+    enum q_path saved = q_get_path();
+    if (!q_set_path(Q_PATH_AVX512)) {
+        fprintf(stderr, "    SKIP: no avx512 path on this CPU\n");
+        return;
+    }
+    for (size_t k = 0; k < JC_ARRAY_LEN(w); k++) {
+        size_t rb = q_act_row_bytes(w[k], N);
+        memset(a, 0x55, sizeof a), memset(b, 0xAA, sizeof b);
+        q_act_quantize(w[k], x, a, N);
+        q_quantize_row(q_act_type(w[k]), x, b, N);
+        CHECKF(!memcmp(a, b, rb), "%s activations differ from the reference", ggml_type_name(q_act_type(w[k])));
+    }
+    q_set_path(saved);
+}
+
 /*
  * One gemm case: rows x n weights of type t from random data, ntok
  * activation rows; every available path must agree with the reference
@@ -472,6 +502,6 @@ TEST(quantize_file_from_quantized)
 }
 
 TESTS(T(traits_match_gguf), T(half_conversions), T(dequant_hand_blocks_32), T(dequant_hand_blocks_k),
-      T(round_trip_error), T(activation_formats), T(gemm_all_paths), T(quantize_file_errors),
+      T(round_trip_error), T(activation_formats), T(activation_simd_matches_reference), T(gemm_all_paths), T(quantize_file_errors),
       T(quantize_file_from_quantized));
 TEST_MAIN()

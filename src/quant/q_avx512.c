@@ -913,3 +913,83 @@ Q512 bool q_gemm_avx512(uint32_t wtype, const void *W, size_t w_row_bytes, int64
         return false;
     }
 }
+
+/* ---------------- activation quantization ---------------- */
+
+/*
+ * Q8_0 and Q8_K rows as the reference quantizers make them (q_kquant.c,
+ * q_ref.c), 16 floats at a time: Q8_K's iscale is -127 / (the first element
+ * of largest magnitude) and levels round to nearest even; Q8_0 rounds half
+ * away from zero like roundf. Non-finite inputs count as 0, as in
+ * q_quantize_row. Returns false for other formats.
+ */
+Q512I __m512 finite_or_zero(__m512 v)
+{
+    /* exponent all ones: inf or NaN */
+    const __m512i e = _mm512_and_si512(_mm512_castps_si512(v), _mm512_set1_epi32(0x7F800000));
+    return _mm512_mask_mov_ps(v, _mm512_cmpeq_epi32_mask(e, _mm512_set1_epi32(0x7F800000)), _mm512_setzero_ps());
+}
+
+Q512 bool q_act_quantize_avx512(uint32_t act, const float *x, void *xq, int64_t n)
+{
+    const __m512 sign = _mm512_castsi512_ps(_mm512_set1_epi32((int)0x80000000u));
+    if (act == GGML_TYPE_Q8_K) {
+        block_q8_K *y = xq;
+        for (int64_t b = 0; b < n / QK_K; b++, x += QK_K) {
+            __m512 v[16], amaxv = _mm512_setzero_ps();
+            for (int j = 0; j < 16; j++) {
+                v[j] = finite_or_zero(_mm512_loadu_ps(x + 16 * j));
+                amaxv = _mm512_max_ps(amaxv, _mm512_andnot_ps(sign, v[j]));
+            }
+            const float amax = _mm512_reduce_max_ps(amaxv);
+            if (!amax) {
+                memset(&y[b], 0, sizeof y[b]);
+                continue;
+            }
+            float max = 0;
+            for (int j = 0; j < 16; j++) { /* the first element with |x| == amax gives the sign */
+                __mmask16 m = _mm512_cmp_ps_mask(_mm512_andnot_ps(sign, v[j]), _mm512_set1_ps(amax), _CMP_EQ_OQ);
+                if (m) {
+                    float tmp[16];
+                    _mm512_storeu_ps(tmp, v[j]);
+                    max = tmp[__builtin_ctz(m)];
+                    break;
+                }
+            }
+            const float iscale = -127.f / max;
+            const __m512 is = _mm512_set1_ps(iscale);
+            for (int j = 0; j < 16; j++) {
+                __m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(is, v[j])); /* nearest even */
+                q = _mm512_min_epi32(q, _mm512_set1_epi32(127));
+                _mm_storeu_si128((__m128i *)(y[b].qs + 16 * j), _mm512_cvtsepi32_epi8(q));
+                y[b].bsums[j] = (int16_t)_mm512_reduce_add_epi32(q);
+            }
+            y[b].d = 1 / iscale;
+        }
+        return true;
+    }
+    if (act == GGML_TYPE_Q8_0) {
+        block_q8_0 *y = xq;
+        const __m512 half = _mm512_set1_ps(0.5f);
+        for (int64_t b = 0; b < n / 32; b++, x += 32) {
+            __m512 v0 = finite_or_zero(_mm512_loadu_ps(x)), v1 = finite_or_zero(_mm512_loadu_ps(x + 16));
+            const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_andnot_ps(sign, v0), _mm512_andnot_ps(sign, v1)));
+            const float d = amax / 127;
+            float id = d ? 1.0f / d : 0.0f;
+            if (!(id <= 3.4e38f))
+                id = 0.0f;
+            y[b].d = q_f32_to_f16(d);
+            const __m512 idv = _mm512_set1_ps(id);
+            __m512 a = _mm512_mul_ps(v0, idv), c = _mm512_mul_ps(v1, idv);
+            /* roundf: truncate |a| + 0.5 and restore the sign (exact: |a| <= 127) */
+            a = _mm512_or_ps(_mm512_roundscale_ps(_mm512_add_ps(_mm512_andnot_ps(sign, a), half), _MM_FROUND_TO_ZERO),
+                             _mm512_and_ps(sign, a));
+            c = _mm512_or_ps(_mm512_roundscale_ps(_mm512_add_ps(_mm512_andnot_ps(sign, c), half), _MM_FROUND_TO_ZERO),
+                             _mm512_and_ps(sign, c));
+            _mm_storeu_si128((__m128i *)y[b].qs, _mm512_cvtsepi32_epi8(_mm512_cvttps_epi32(a)));
+            _mm_storeu_si128((__m128i *)(y[b].qs + 16), _mm512_cvtsepi32_epi8(_mm512_cvttps_epi32(c)));
+        }
+        return true;
+    }
+    return false;
+}

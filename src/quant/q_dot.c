@@ -28,8 +28,13 @@ size_t q_act_row_bytes(uint32_t wtype, int64_t n)
 
 void q_act_quantize(uint32_t wtype, const float *x, void *xq, int64_t n)
 {
-    if (q_type_supported(wtype))
-        q_quantize_row(q_act_type(wtype), x, xq, n);
+    if (!q_type_supported(wtype))
+        return;
+    const uint32_t act = q_act_type(wtype);
+    if (act != GGML_TYPE_F32 && q_get_path() == Q_PATH_AVX512 && n > 0 && n % q_block_elems(act) == 0 &&
+        q_act_quantize_avx512(act, x, xq, n))
+        return; /* byte-identical to the reference (tested) */
+    q_quantize_row(act, x, xq, n);
 }
 
 void q_unpack_k(uint32_t type, const void *blk, q_kunpacked *u)

@@ -86,6 +86,9 @@ typedef struct q_unpacked32 {
 } q_unpacked32;
 void q_unpack_32(uint32_t type, const void *blk, q_unpacked32 *u);
 
+/* SIMD activation quantization into act (Q8_0 or Q8_K), same results as the reference; false if not handled. */
+bool q_act_quantize_avx512(uint32_t act, const float *x, void *xq, int64_t n);
+
 /* Scalar dot of one weight row with one activation row (q_dot.c). */
 float q_vec_dot_scalar(uint32_t wtype, const void *w, const void *xq, int64_t n);
 
