@@ -253,6 +253,7 @@ TEST(pool_covers_each_index_once)
     jc_pool_free(p);
     jc_pool_free(NULL);
     CHECK(jc_cpu_count() >= 1);
+    CHECK(jc_cpu_count_physical() >= 1 && jc_cpu_count_physical() <= jc_cpu_count());
 }
 
 TESTS(T(greedy_is_argmax), T(same_seed_same_tokens), T(penalties_as_defined), T(top_p_min_p_and_distribution),

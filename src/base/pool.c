@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -78,6 +79,50 @@ int jc_cpu_count(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n < 1 ? 1 : (int)JC_MIN(n, POOL_MAX_THREADS);
+}
+
+/* Reads one small integer from a sysfs file; -1 when absent. */
+static long read_sys_long(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    long v = -1;
+    if (fscanf(f, "%ld", &v) != 1)
+        v = -1;
+    fclose(f);
+    return v;
+}
+
+int jc_cpu_count_physical(void)
+{
+    enum { MAX_CPU = 4096 };
+    long conf = sysconf(_SC_NPROCESSORS_CONF);
+    if (conf < 1 || conf > MAX_CPU)
+        return jc_cpu_count();
+    long *seen = jc_xcalloc((size_t)conf, sizeof *seen); /* package << 20 | core of each counted core */
+    int n = 0;
+    for (long cpu = 0; cpu < conf; cpu++) {
+        char path[128];
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu%ld/online", cpu);
+        if (read_sys_long(path) == 0) /* offline (cpu0 has no such file: online) */
+            continue;
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu%ld/topology/core_id", cpu);
+        long core = read_sys_long(path);
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu%ld/topology/physical_package_id", cpu);
+        long pkg = read_sys_long(path);
+        if (core < 0 || pkg < 0)
+            continue;
+        long key = (pkg << 20) | (core & 0xfffff);
+        bool dup = false;
+        for (int i = 0; i < n && !dup; i++)
+            dup = seen[i] == key;
+        if (!dup)
+            seen[n++] = key;
+    }
+    free(seen);
+    int online = jc_cpu_count();
+    return n < 1 ? online : JC_MIN(n, online);
 }
 
 jc_pool *jc_pool_new(int n_threads, jc_err *err)

@@ -45,5 +45,11 @@ void jc_pool_for(jc_pool *p, int64_t n, int64_t grain, jc_pool_range_fn fn, void
 
 /* The number of online CPUs (at least 1). */
 int jc_cpu_count(void);
+/*
+ * The number of physical cores among the online CPUs (SMT siblings counted
+ * once), from /sys/devices/system/cpu/cpuN/topology; jc_cpu_count() when
+ * that is unreadable. The engine's default thread count.
+ */
+int jc_cpu_count_physical(void);
 
 #endif

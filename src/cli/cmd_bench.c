@@ -178,7 +178,7 @@ int cmd_bench(const cmd_ctx *ctx, int argc, char **argv)
         r->sd = reps > 1 ? sqrt(sq / (double)(reps - 1)) : 0;
     }
     uint64_t hwm = peak_rss();
-    int nth = threads > 0 ? (int)threads : jc_cpu_count();
+    int nth = threads > 0 ? (int)threads : jc_cpu_count_physical();
     if (as_json) {
         json_t *tests = json_array();
         for (int k = 0; k < n_res; k++) {

@@ -40,7 +40,7 @@ static const char usage[] =
     "  --stop TEXT          stop when TEXT appears (repeatable; not printed)\n"
     "  -s, --system TEXT    system message for the chat\n"
     "  -c N                 context size in tokens (default: the model's, at most 4096)\n"
-    "  -t N                 threads (default: the number of CPUs)\n"
+    "  -t N                 threads (default: the number of physical cores)\n"
     "  --prompt-ids \"IDS\"   the prompt as token ids instead of text (no BOS added)\n"
     "  --ids                print the generated token ids instead of text\n";
 

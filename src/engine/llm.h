@@ -64,7 +64,7 @@ const char *llm_model_desc(const llm_model *m);
 typedef struct llm_ctx_params {
     int n_ctx;       /* positions per sequence; 0: the model's context_length (capped at 4096) */
     int n_seq;       /* independent sequences (slots); default 1 */
-    int n_threads;   /* 0: the number of online CPUs */
+    int n_threads;   /* 0: the number of physical cores (jc_cpu_count_physical) */
     int n_batch;     /* most tokens one llm_decode call may take; default 512 */
     int n_ubatch;    /* tokens per internal micro-batch (scratch size); default 512, <= n_batch */
     bool kv_f32;     /* f32 KV cache instead of f16 */

@@ -121,7 +121,7 @@ llm_ctx *llm_ctx_new(llm_model *m, const llm_ctx_params *p, jc_err *err)
         goto fail;
     }
     llm_ops_init(&c->ops);
-    c->pool = jc_pool_new(p->n_threads, err);
+    c->pool = jc_pool_new(p->n_threads > 0 ? p->n_threads : jc_cpu_count_physical(), err);
     if (!c->pool)
         goto fail;
     c->nth = jc_pool_n_threads(c->pool);
