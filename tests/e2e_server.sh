@@ -229,7 +229,7 @@ expect "create by download" 200 'd["id"] == "dl"'
 curl -sN --max-time 20 "$url/v1/models/dl/download" >"$tmp/s_dl"
 if grep -q '"state":"done"' "$tmp/s_dl"; then ok "download progress (SSE) until done"; else bad "download progress" "$(head -c 300 "$tmp/s_dl")"; fi
 req GET /v1/models/dl
-expect "downloaded model ready" 200 'd["state"] in ("ready", None) and "download" not in d or d["download"]["state"] == "done"'
+expect "downloaded model ready" 200 'd["state"] == "ready" and ("download" not in d or d["download"]["state"] == "done")'
 
 # ---- concurrency ---------------------------------------------------------------
 cpids=()
