@@ -1,17 +1,21 @@
 /*
- * q_avx512.c — the AVX-512 (F/BW/VL/VNNI/DQ) kernels of q_gemm. Every
- * function here is compiled for that ISA by a target attribute (the build
- * has no -march), and only runs when q_gemm.c chose this path from cpuid.
+ * q_avx512.c — the AVX-512 (F/BW/VL/VNNI/DQ) kernels of q_gemm and the
+ * SIMD activation quantizers. Every function here is compiled for that ISA
+ * by a target attribute (the build has no -march), and only runs when
+ * q_gemm.c chose this path from cpuid.
  *
  * Structure, for every weight type:
- *   - weights are decoded a tile of 4 rows × a chunk of blocks at a time
- *     into a stack buffer of unsigned 8-bit levels plus scales (once per
- *     row and block, whatever the number of tokens);
- *   - each 4-row × up-to-4-token tile then runs integer dot products:
- *     vpdpbusd (u8 weights × s8 activations, 32-element block types) or
- *     vpmaddubsw + vpdpwssd (K-quants: the 16-bit products are multiplied by
- *     the sub-block scales and summed into 32 bits in one instruction), and
- *     one float multiply-add per block and output;
+ *   - more than 2 tokens: weights are decoded a tile of 4 rows × a chunk of
+ *     blocks at a time into a stack buffer of unsigned 8-bit levels plus
+ *     scales (once per row and block, whatever the number of tokens), then
+ *     each 4-row × up-to-4-token tile runs integer dot products on it;
+ *     1-2 tokens (decode): each row's blocks are decoded into registers and
+ *     used at once, prefetching the next row tile;
+ *   - K-quants: vpmaddubsw + vpdpwssd (the 16-bit products are multiplied
+ *     by the sub-block scales and summed into 32 bits in one instruction),
+ *     then one float multiply-add per super-block and output;
+ *   - 32-element types: four blocks per step ("quads", see qdec), two
+ *     vpdpbusd and one float multiply-add per 128 weights and output;
  *   - unsigned levels are the format's levels plus an offset (Q4_0: +8,
  *     Q8_0/IQ4: +128, Q6_K: +32, ...); the offset times the activation sums
  *     (from Q8_K's bsums, or computed per block for Q8_0) is subtracted.
