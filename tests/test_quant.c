@@ -412,6 +412,8 @@ TEST(gemm_all_paths)
         gemm_case(t, 5, blk, 2, "n = one block");
         gemm_case(t, 32, blk * 2, 9, "rows multiple of tiles");
         gemm_case(t, 1, blk * 5, 1, "one row");
+        gemm_case(t, 37, 768, 5, "FFN-sized row"); /* 24 blocks: several quads */
+        gemm_case(t, 6, 4608, 5, "row longer than a decode chunk"); /* 18 super-blocks, 36 quads */
     }
     /* float types with n not a multiple of 16/32 */
     gemm_case(GGML_TYPE_F32, 7, 37, 5, "odd n");
