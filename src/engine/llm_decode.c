@@ -46,7 +46,9 @@ struct llm_ctx {
     float *rope;                /* [U][n_rot]: cos, sin pairs */
     uint8_t *aq;                /* quantized activation rows */
     size_t aq_row_max;          /* bytes of the widest activation row */
-    float *scores;              /* [nth][n_ctx] */
+    float *scores;              /* [nth][group size][n_ctx] */
+    float *attn_row;            /* [nth][max(head_dim, head_dim_v)] */
+    int attn_split;             /* parts per KV head's query group (this micro-batch) */
     /* the current micro-batch */
     int ub_n;
     const int32_t *ub_pos, *ub_seq;
@@ -147,7 +149,10 @@ llm_ctx *llm_ctx_new(llm_model *m, const llm_ctx_params *p, jc_err *err)
         !(c->fb = ctx_alloc(U, (uint64_t)hp->n_ff_max * 4, "scratch", &total, err)) ||
         !(c->rope = ctx_alloc(U, (uint64_t)hp->n_rot * 4, "scratch", &total, err)) ||
         !(c->aq = ctx_alloc(U, c->aq_row_max + 64, "scratch", &total, err)) ||
-        !(c->scores = ctx_alloc((uint64_t)c->nth, (uint64_t)c->n_ctx * 4, "attention scores", &total, err)))
+        !(c->scores = ctx_alloc((uint64_t)c->nth * (uint64_t)(hp->n_head / hp->n_head_kv), (uint64_t)c->n_ctx * 4,
+                                "attention scores", &total, err)) ||
+        !(c->attn_row = ctx_alloc((uint64_t)c->nth, (uint64_t)JC_MAX(hp->head_dim, hp->head_dim_v) * 4, "scratch",
+                                  &total, err)))
         goto fail;
     c->out_row = jc_xcalloc((size_t)c->n_batch, sizeof(int));
     c->ub_out = jc_xcalloc((size_t)c->n_ubatch, sizeof(int));
@@ -177,7 +182,7 @@ void llm_ctx_free(llm_ctx *c)
         return;
     jc_pool_free(c->pool);
     void *bufs[] = {c->kv_k, c->kv_v, c->seq_len, c->seq_first, c->seq_last, c->x, c->xn, c->q, c->k, c->v, c->att,
-                    c->fa, c->fb, c->rope, c->aq, c->scores, c->logits, c->out_row, c->ub_out, c->seq0, c->emb_sum,
+                    c->fa, c->fb, c->rope, c->aq, c->scores, c->attn_row, c->logits, c->out_row, c->ub_out, c->seq0, c->emb_sum,
                     c->emb_first, c->emb_last, c->emb_out, c->emb_count};
     for (size_t i = 0; i < JC_ARRAY_LEN(bufs); i++)
         free(bufs[i]);
@@ -306,36 +311,56 @@ static inline void *kv_row(const llm_ctx *c, uint8_t *base, int kvd, int layer, 
     return base + row * (size_t)kvd * c->kv_elem;
 }
 
+/*
+ * Attention work item it = (token t, KV head kvh, part): the query heads
+ * h = kvh*grp + part*gsz .. + gsz share that KV head, so each K and V row is
+ * read (and converted from f16) once for all of them. c->attn_split parts
+ * per KV head keep the threads busy when there are few items (one token,
+ * few KV heads).
+ */
 static void attn_range(void *arg, int64_t i0, int64_t i1, int ith)
 {
     llm_ctx *c = arg;
     const llm_hparams *hp = &c->hp;
-    const int H = hp->n_head, hd = hp->head_dim, hdv = hp->head_dim_v, grp = hp->n_head / hp->n_head_kv;
+    const int H = hp->n_head, Hkv = hp->n_head_kv, hd = hp->head_dim, hdv = hp->head_dim_v;
+    const int grp = H / Hkv, split = c->attn_split, gsz = grp / split;
     const float scale = 1.0f / sqrtf((float)hd);
-    float *sc = c->scores + (size_t)ith * (size_t)c->n_ctx;
+    float *sc = c->scores + (size_t)ith * (size_t)c->n_ctx * (size_t)gsz;      /* [gsz][n_ctx] */
+    float *row = c->attn_row + (size_t)ith * (size_t)JC_MAX(hd, hdv);          /* one converted K/V row */
+    const size_t kstride = (size_t)c->kvd_k * c->kv_elem, vstride = (size_t)c->kvd_v * c->kv_elem;
     for (int64_t it = i0; it < i1; it++) {
-        int t = (int)(it / H), h = (int)(it % H), kvh = h / grp;
-        int pos = c->ub_pos[t], seq = c->ub_seq[t];
-        const float *qv = c->q + (size_t)t * H * hd + (size_t)h * hd;
-        float *out = c->att + (size_t)t * H * hdv + (size_t)h * hdv;
-        const uint8_t *kb = kv_row(c, c->kv_k, c->kvd_k, c->layer, seq, 0);
-        const uint8_t *vb = kv_row(c, c->kv_v, c->kvd_v, c->layer, seq, 0);
-        size_t kstride = (size_t)c->kvd_k * c->kv_elem, vstride = (size_t)c->kvd_v * c->kv_elem;
-        size_t koff = (size_t)kvh * hd * c->kv_elem, voff = (size_t)kvh * hdv * c->kv_elem;
-        if (c->kv_f32)
-            for (int p = 0; p <= pos; p++)
-                sc[p] = c->ops.dot_f32(qv, (const float *)(kb + p * kstride + koff), hd) * scale;
-        else
-            for (int p = 0; p <= pos; p++)
-                sc[p] = c->ops.dot_f16(qv, (const uint16_t *)(kb + p * kstride + koff), hd) * scale;
-        llm_softmax(sc, pos + 1);
-        memset(out, 0, (size_t)hdv * sizeof(float));
-        if (c->kv_f32)
-            for (int p = 0; p <= pos; p++)
-                c->ops.axpy_f32(out, sc[p], (const float *)(vb + p * vstride + voff), hdv);
-        else
-            for (int p = 0; p <= pos; p++)
-                c->ops.axpy_f16(out, sc[p], (const uint16_t *)(vb + p * vstride + voff), hdv);
+        int t = (int)(it / (Hkv * split)), rem = (int)(it % (Hkv * split)), kvh = rem / split, part = rem % split;
+        int h0 = kvh * grp + part * gsz, pos = c->ub_pos[t], seq = c->ub_seq[t], n = pos + 1;
+        const float *q0 = c->q + (size_t)t * H * hd + (size_t)h0 * hd;
+        float *out0 = c->att + (size_t)t * H * hdv + (size_t)h0 * hdv;
+        const uint8_t *kb = (const uint8_t *)kv_row(c, c->kv_k, c->kvd_k, c->layer, seq, 0) + (size_t)kvh * hd * c->kv_elem;
+        const uint8_t *vb = (const uint8_t *)kv_row(c, c->kv_v, c->kvd_v, c->layer, seq, 0) + (size_t)kvh * hdv * c->kv_elem;
+        for (int p = 0; p < n; p++) {
+            const float *k;
+            if (c->kv_f32)
+                k = (const float *)(kb + p * kstride);
+            else {
+                c->ops.to_f32(row, (const uint16_t *)(kb + p * kstride), hd);
+                k = row;
+            }
+            for (int g = 0; g < gsz; g++)
+                sc[(size_t)g * n + p] = c->ops.dot_f32(q0 + (size_t)g * hd, k, hd) * scale;
+        }
+        for (int g = 0; g < gsz; g++) {
+            llm_softmax(sc + (size_t)g * n, n);
+            memset(out0 + (size_t)g * hdv, 0, (size_t)hdv * sizeof(float));
+        }
+        for (int p = 0; p < n; p++) {
+            const float *v;
+            if (c->kv_f32)
+                v = (const float *)(vb + p * vstride);
+            else {
+                c->ops.to_f32(row, (const uint16_t *)(vb + p * vstride), hdv);
+                v = row;
+            }
+            for (int g = 0; g < gsz; g++)
+                c->ops.axpy_f32(out0 + (size_t)g * hdv, sc[(size_t)g * n + p], v, hdv);
+        }
     }
 }
 
@@ -469,6 +494,12 @@ static int ubatch(llm_ctx *c, const int32_t *tok, const int32_t *pos, const int3
                           c->x + (size_t)t * E, E))
             return jc_errf(err, "token_embd.weight: cannot read row %d", tok[t]);
     rope_tables(c);
+    /* split each KV head's query group until there are a few items per thread */
+    const int grp = hp->n_head / hp->n_head_kv;
+    c->attn_split = 1;
+    while (c->attn_split < grp && (int64_t)T * hp->n_head_kv * c->attn_split < 4 * c->nth &&
+           grp % (c->attn_split * 2) == 0)
+        c->attn_split *= 2;
     for (int il = 0; il < hp->n_layer; il++) {
         const llm_layer *ly = &m->layers[il];
         c->layer = il;
@@ -480,7 +511,7 @@ static int ubatch(llm_ctx *c, const int32_t *tok, const int32_t *pos, const int3
         };
         matmul(c, c->xn, (size_t)E, T, qkv, 3);
         jc_pool_for(c->pool, T, 4, rope_store_range, c);
-        jc_pool_for(c->pool, (int64_t)T * hp->n_head, 1, attn_range, c);
+        jc_pool_for(c->pool, (int64_t)T * hp->n_head_kv * c->attn_split, 1, attn_range, c);
         mm_item o = {.w = &ly->wo, .out = c->xn, .out_stride = (size_t)E, .bias = ly->bo};
         matmul(c, c->att, (size_t)od, T, &o, 1);
         add_rows(c->x, c->xn, (size_t)T * E);

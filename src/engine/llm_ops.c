@@ -57,6 +57,12 @@ static void to_f16_c(uint16_t *dst, const float *src, int n)
         dst[i] = q_f32_to_f16(src[i]);
 }
 
+static void to_f32_c(float *dst, const uint16_t *src, int n)
+{
+    for (int i = 0; i < n; i++)
+        dst[i] = q_f16_to_f32(src[i]);
+}
+
 #ifdef LLM_X86
 #define AVX2 __attribute__((target("avx2,fma,f16c")))
 
@@ -133,15 +139,24 @@ AVX2 static void to_f16_avx2(uint16_t *dst, const float *src, int n)
     for (; i < n; i++)
         dst[i] = q_f32_to_f16(src[i]);
 }
+
+AVX2 static void to_f32_avx2(float *dst, const uint16_t *src, int n)
+{
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + i))));
+    for (; i < n; i++)
+        dst[i] = _cvtsh_ss(src[i]);
+}
 #endif
 
 void llm_ops_init(llm_ops *o)
 {
-    *o = (llm_ops){dot_f32_c, dot_f16_c, axpy_f32_c, axpy_f16_c, to_f16_c, false};
+    *o = (llm_ops){dot_f32_c, dot_f16_c, axpy_f32_c, axpy_f16_c, to_f16_c, to_f32_c, false};
 #ifdef LLM_X86
     /* quant's AVX2 path needs AVX2+FMA+F16C, checked with cpuid/xgetbv, and honours $JANC_CPU */
     if (q_get_path() != Q_PATH_SCALAR)
-        *o = (llm_ops){dot_f32_avx2, dot_f16_avx2, axpy_f32_avx2, axpy_f16_avx2, to_f16_avx2, true};
+        *o = (llm_ops){dot_f32_avx2, dot_f16_avx2, axpy_f32_avx2, axpy_f16_avx2, to_f16_avx2, to_f32_avx2, true};
 #endif
 }
 

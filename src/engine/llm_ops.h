@@ -18,6 +18,7 @@ typedef struct llm_ops {
     void (*axpy_f32)(float *y, float a, const float *x, int n); /* y += a*x */
     void (*axpy_f16)(float *y, float a, const uint16_t *x, int n);
     void (*to_f16)(uint16_t *dst, const float *src, int n);
+    void (*to_f32)(float *dst, const uint16_t *src, int n);
     bool simd;
 } llm_ops;
 
