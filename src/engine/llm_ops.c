@@ -31,24 +31,10 @@ static float dot_f32_c(const float *a, const float *b, int n)
     return (s0 + s1) + (s2 + s3);
 }
 
-static float dot_f16_c(const float *a, const uint16_t *b, int n)
-{
-    float s = 0;
-    for (int i = 0; i < n; i++)
-        s += a[i] * q_f16_to_f32(b[i]);
-    return s;
-}
-
 static void axpy_f32_c(float *y, float a, const float *x, int n)
 {
     for (int i = 0; i < n; i++)
         y[i] += a * x[i];
-}
-
-static void axpy_f16_c(float *y, float a, const uint16_t *x, int n)
-{
-    for (int i = 0; i < n; i++)
-        y[i] += a * q_f16_to_f32(x[i]);
 }
 
 static void to_f16_c(uint16_t *dst, const float *src, int n)
@@ -91,24 +77,6 @@ AVX2 static float dot_f32_avx2(const float *a, const float *b, int n)
     return s;
 }
 
-AVX2 static float dot_f16_avx2(const float *a, const uint16_t *b, int n)
-{
-    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
-    int i = 0;
-    for (; i + 16 <= n; i += 16) {
-        __m256 b0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(b + i)));
-        __m256 b1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(b + i + 8)));
-        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), b0, s0);
-        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), b1, s1);
-    }
-    for (; i + 8 <= n; i += 8)
-        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(b + i))), s0);
-    float s = hsum256(_mm256_add_ps(s0, s1));
-    for (; i < n; i++)
-        s += a[i] * _cvtsh_ss(b[i]);
-    return s;
-}
-
 AVX2 static void axpy_f32_avx2(float *y, float a, const float *x, int n)
 {
     __m256 va = _mm256_set1_ps(a);
@@ -117,18 +85,6 @@ AVX2 static void axpy_f32_avx2(float *y, float a, const float *x, int n)
         _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
     for (; i < n; i++)
         y[i] += a * x[i];
-}
-
-AVX2 static void axpy_f16_avx2(float *y, float a, const uint16_t *x, int n)
-{
-    __m256 va = _mm256_set1_ps(a);
-    int i = 0;
-    for (; i + 8 <= n; i += 8) {
-        __m256 vx = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i)));
-        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, vx, _mm256_loadu_ps(y + i)));
-    }
-    for (; i < n; i++)
-        y[i] += a * _cvtsh_ss(x[i]);
 }
 
 AVX2 static void to_f16_avx2(uint16_t *dst, const float *src, int n)
@@ -152,11 +108,11 @@ AVX2 static void to_f32_avx2(float *dst, const uint16_t *src, int n)
 
 void llm_ops_init(llm_ops *o)
 {
-    *o = (llm_ops){dot_f32_c, dot_f16_c, axpy_f32_c, axpy_f16_c, to_f16_c, to_f32_c, false};
+    *o = (llm_ops){dot_f32_c, axpy_f32_c, to_f16_c, to_f32_c, false};
 #ifdef LLM_X86
     /* quant's AVX2 path needs AVX2+FMA+F16C, checked with cpuid/xgetbv, and honours $JANC_CPU */
     if (q_get_path() != Q_PATH_SCALAR)
-        *o = (llm_ops){dot_f32_avx2, dot_f16_avx2, axpy_f32_avx2, axpy_f16_avx2, to_f16_avx2, to_f32_avx2, true};
+        *o = (llm_ops){dot_f32_avx2, axpy_f32_avx2, to_f16_avx2, to_f32_avx2, true};
 #endif
 }
 

@@ -1,8 +1,7 @@
 /*
  * llm_ops.h — the small vector kernels of the forward pass that are not
- * matrix products (those are quant's q_gemm): dot products and axpy over
- * f32 and f16 rows (the KV cache), f32 -> f16 rows, RMSNorm, SiLU-gated
- * product, softmax. A table of function pointers is filled once per
+ * matrix products (those are quant's q_gemm): f32 dot product and axpy,
+ * f32 <-> f16 rows (the KV cache), RMSNorm, SiLU-gated product, softmax. A table of function pointers is filled once per
  * context: AVX2+FMA+F16C when quant's CPU path is AVX2 or AVX-512 (so
  * $JANC_CPU=scalar forces portable C here too). Private to the engine layer.
  */
@@ -14,9 +13,7 @@
 
 typedef struct llm_ops {
     float (*dot_f32)(const float *a, const float *b, int n);
-    float (*dot_f16)(const float *a, const uint16_t *b, int n);
     void (*axpy_f32)(float *y, float a, const float *x, int n); /* y += a*x */
-    void (*axpy_f16)(float *y, float a, const uint16_t *x, int n);
     void (*to_f16)(uint16_t *dst, const float *src, int n);
     void (*to_f32)(float *dst, const uint16_t *src, int n);
     bool simd;
