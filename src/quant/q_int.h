@@ -53,14 +53,10 @@ void q_quant_block_iq4_xs(const float *x, void *dst);
 void q_quant_block_q8_K(const float *x, void *dst);
 
 /*
- * A gemm kernel of one path: same contract as q_gemm, for one weight type.
- * Returns false if this path has no kernel for the type (the caller falls
- * back to the next slower path).
+ * The gemm kernels of each path: same contract as q_gemm, for one weight
+ * type. They return false if the path has no kernel for the type (q_gemm
+ * then falls back to the next slower path).
  */
-typedef bool (*q_gemm_fn)(uint32_t wtype, const void *W, size_t w_row_bytes, int64_t rows, int64_t n,
-                          const void *xq, size_t act_row_bytes, int64_t ntok, float *out,
-                          size_t out_stride);
-
 bool q_gemm_scalar(uint32_t wtype, const void *W, size_t w_row_bytes, int64_t rows, int64_t n,
                    const void *xq, size_t act_row_bytes, int64_t ntok, float *out, size_t out_stride);
 bool q_gemm_avx2(uint32_t wtype, const void *W, size_t w_row_bytes, int64_t rows, int64_t n,
