@@ -620,8 +620,8 @@ Q512I void hbits4(uint32_t a, uint32_t b, uint32_t c, uint32_t d, __m512i *lo, _
     const uint64_t mh = (uint64_t)(a >> 16) | ((uint64_t)(b >> 16) << 16) | ((uint64_t)(c >> 16) << 32) |
                         ((uint64_t)(d >> 16) << 48);
     const __m512i bit = _mm512_set1_epi8(0x10);
-    *lo = _mm512_or_si512(*lo, _mm512_and_si512(_mm512_movm_epi8((__mmask64)ml), bit));
-    *hi = _mm512_or_si512(*hi, _mm512_and_si512(_mm512_movm_epi8((__mmask64)mh), bit));
+    *lo = _mm512_mask_add_epi8(*lo, (__mmask64)ml, *lo, bit);
+    *hi = _mm512_mask_add_epi8(*hi, (__mmask64)mh, *hi, bit);
 }
 
 /* Decodes blocks ib[0..3] of row w. */
