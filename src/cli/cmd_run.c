@@ -283,7 +283,12 @@ static int chat(gen *g, const run_opts *o, const char *prompt_template)
             break;
         if (len == 0)
             continue;
-        json_array_append_new(msgs, json_pack("{s:s,s:s}", "role", "user", "content", line));
+        json_t *msg = json_pack("{s:s,s:s}", "role", "user", "content", line);
+        if (!msg) {
+            fprintf(stderr, "janc: that line is not valid UTF-8; try again\n");
+            continue;
+        }
+        json_array_append_new(msgs, msg);
         char *prompt = chat_tmpl_apply(ct, msgs, NULL, true, &err);
         if (!prompt) {
             cli_fail("chat template: %s", err.msg);
