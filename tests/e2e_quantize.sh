@@ -5,6 +5,7 @@
 # status 1 for an unknown type, a bad file and missing arguments.
 set -u
 : "${JANC_BIN:?}"
+if [ ! -x "$JANC_BIN" ]; then echo "SKIP: $JANC_BIN is not built"; exit 77; fi
 fail=0
 tmp=$(mktemp -d /tmp/janc-e2e-quant-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
