@@ -6,14 +6,17 @@
  * logits by exactly their definitions; top-p and min-p keep the right
  * candidates; draws follow the softmax; stop strings cut the text and hold
  * back possible prefixes only; the pool covers every index exactly once,
- * job after job.
+ * job after job; the SIMD vector kernels (softmax and SwiGLU with their own
+ * exp, f16 conversions, dot, axpy) agree with the portable C ones.
  */
 #include <math.h>
 #include <stdatomic.h>
 
 #include "base/pool.h"
 #include "engine/llm.h"
+#include "engine/llm_ops.h"
 #include "harness.h"
+#include "quant/quant.h"
 
 static llm_sampler_params greedy_params(void)
 {
@@ -256,6 +259,66 @@ TEST(pool_covers_each_index_once)
     CHECK(jc_cpu_count_physical() >= 1 && jc_cpu_count_physical() <= jc_cpu_count());
 }
 
+TEST(simd_ops_match_scalar)
+{
+    llm_ops o;
+    llm_ops_init(&o);
+    if (!o.simd) {
+        fprintf(stderr, "  (no SIMD kernels on this CPU: nothing to compare)\n");
+        return;
+    }
+    enum { N = 203 };
+    float a[N], b[N], x1[N], x2[N], y1[N], y2[N];
+    uint16_t h[N];
+    for (int i = 0; i < N; i++) {
+        a[i] = -120.0f + 140.0f * (float)((i * 7919) % N) / N; /* [-120, 20]: exp underflows at the low end */
+        b[i] = sinf((float)i);
+    }
+    memcpy(x1, a, sizeof a);
+    memcpy(x2, a, sizeof a);
+    llm_softmax(x1, N);
+    o.softmax(x2, N);
+    double worst = 0;
+    int tiny = 0;
+    for (int i = 0; i < N; i++) {
+        if (x1[i] > 1e-30f)
+            worst = fmax(worst, fabs(x1[i] - x2[i]) / x1[i]);
+        else
+            tiny += x2[i] > 1e-30f; /* underflowed in C: must be (almost) zero here too */
+    }
+    CHECKF(worst < 2e-6, "softmax relative error %g", worst);
+    CHECK_EQ_INT(tiny, 0);
+    double mxd = 0;
+    for (int i = 0; i < N; i++)
+        mxd = fmax(mxd, fabs(x1[i] - x2[i]));
+    CHECKF(mxd < 1e-7, "softmax abs error %g", mxd);
+    for (int i = 0; i < N; i++) {
+        x1[i] = x2[i] = (a[i] + 50.0f) * 1.5f; /* [-105, 105] */
+    }
+    llm_swiglu(x1, b, N);
+    o.swiglu(x2, b, N);
+    worst = 0;
+    for (int i = 0; i < N; i++)
+        worst = fmax(worst, fabs(x1[i] - x2[i]) / (fabs(x1[i]) + 1e-6));
+    CHECKF(worst < 2e-6, "swiglu relative error %g", worst);
+    o.to_f16(h, b, N);
+    o.to_f32(y1, h, N);
+    int mism = 0;
+    for (int i = 0; i < N; i++)
+        mism += h[i] != q_f32_to_f16(b[i]) || y1[i] != q_f16_to_f32(h[i]);
+    CHECK_EQ_INT(mism, 0);
+    memset(y1, 0, sizeof y1);
+    memset(y2, 0, sizeof y2);
+    for (int i = 0; i < N; i++)
+        y1[i] += 0.5f * b[i];
+    o.axpy_f32(y2, 0.5f, b, N);
+    CHECK(memcmp(y1, y2, sizeof y1) == 0);
+    double d = 0;
+    for (int i = 0; i < N; i++)
+        d += (double)b[i] * b[i];
+    CHECKF(fabs(o.dot_f32(b, b, N) - d) < 1e-4 * d, "dot %g vs %g", o.dot_f32(b, b, N), d);
+}
+
 TESTS(T(greedy_is_argmax), T(same_seed_same_tokens), T(penalties_as_defined), T(top_p_min_p_and_distribution),
-      T(stop_strings), T(pool_covers_each_index_once));
+      T(stop_strings), T(pool_covers_each_index_once), T(simd_ops_match_scalar));
 TEST_MAIN()

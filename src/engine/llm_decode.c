@@ -347,7 +347,7 @@ static void attn_range(void *arg, int64_t i0, int64_t i1, int ith)
                 sc[(size_t)g * n + p] = c->ops.dot_f32(q0 + (size_t)g * hd, k, hd) * scale;
         }
         for (int g = 0; g < gsz; g++) {
-            llm_softmax(sc + (size_t)g * n, n);
+            c->ops.softmax(sc + (size_t)g * n, n);
             memset(out0 + (size_t)g * hdv, 0, (size_t)hdv * sizeof(float));
         }
         for (int p = 0; p < n; p++) {
@@ -469,7 +469,7 @@ static void swiglu_range(void *arg, int64_t i0, int64_t i1, int ith)
     (void)ith;
     ffn_job *j = arg;
     for (int64_t t = i0; t < i1; t++)
-        llm_swiglu(j->c->fa + (size_t)t * j->n_ff, j->c->fb + (size_t)t * j->n_ff, j->n_ff);
+        j->c->ops.swiglu(j->c->fa + (size_t)t * j->n_ff, j->c->fb + (size_t)t * j->n_ff, j->n_ff);
 }
 
 static void add_rows(float *x, const float *y, size_t n)

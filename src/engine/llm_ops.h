@@ -16,6 +16,8 @@ typedef struct llm_ops {
     void (*axpy_f32)(float *y, float a, const float *x, int n); /* y += a*x */
     void (*to_f16)(uint16_t *dst, const float *src, int n);
     void (*to_f32)(float *dst, const uint16_t *src, int n);
+    void (*softmax)(float *x, int n);               /* as llm_softmax */
+    void (*swiglu)(float *a, const float *b, int n); /* as llm_swiglu */
     bool simd;
 } llm_ops;
 
