@@ -212,6 +212,10 @@ static llm_ctx *tm_ctx(llm_model *m, int n_seq, int n_ubatch, bool kv_f32, bool 
     p.n_ubatch = n_ubatch;
     p.kv_f32 = kv_f32;
     p.embeddings = emb;
+    /* the tiny models are below the default serial threshold: full-batch contexts force
+       every step through the pool, micro-batched ones (n_ubatch < 512) keep the default,
+       so both paths are compared against each other */
+    p.serial_below = n_ubatch == 512 ? -1 : 0;
     jc_err err = {0};
     llm_ctx *c = llm_ctx_new(m, &p, &err);
     if (!c)

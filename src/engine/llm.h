@@ -69,6 +69,8 @@ typedef struct llm_ctx_params {
     int n_ubatch;    /* tokens per internal micro-batch (scratch size); default 512, <= n_batch */
     bool kv_f32;     /* f32 KV cache instead of f16 */
     bool embeddings; /* keep pooled hidden states for llm_embedding */
+    int serial_below; /* multiply-adds below which a step runs on the calling thread only
+                         (waking the pool costs more); 0: default 131072; < 0: never (tests) */
 } llm_ctx_params;
 
 /* The defaults described above. */

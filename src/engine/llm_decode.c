@@ -27,6 +27,8 @@
 #include "quant/quant.h"
 
 enum { MAX_SEQ = 4096, MAX_BATCH = 1 << 16, MAX_CTX_POS = 1 << 22 };
+/* Default multiply-adds below which a step runs on the calling thread alone. */
+enum { SERIAL_WORK = 1 << 17 };
 
 struct llm_ctx {
     llm_model *m;
@@ -35,6 +37,7 @@ struct llm_ctx {
     jc_pool *pool;
     int nth, n_ctx, n_seq, n_batch, n_ubatch;
     bool kv_f32, embeddings;
+    int64_t serial_below;       /* see llm_ctx_params.serial_below; 0 = never serial */
     int kvd_k, kvd_v;           /* n_head_kv * head_dim, n_head_kv * head_dim_v */
     size_t kv_elem;             /* 2 or 4 bytes */
     uint8_t *kv_k, *kv_v;       /* [n_layer][n_seq][n_ctx][kvd] */
@@ -117,6 +120,7 @@ llm_ctx *llm_ctx_new(llm_model *m, const llm_ctx_params *p, jc_err *err)
     c->n_ubatch = p->n_ubatch > 0 ? JC_MIN(p->n_ubatch, c->n_batch) : JC_MIN(512, c->n_batch);
     c->kv_f32 = p->kv_f32;
     c->embeddings = p->embeddings;
+    c->serial_below = p->serial_below == 0 ? SERIAL_WORK : p->serial_below < 0 ? 0 : p->serial_below;
     if (c->n_ctx > MAX_CTX_POS || c->n_seq > MAX_SEQ || c->n_batch > MAX_BATCH) {
         jc_errf(err, "context of %d positions x %d sequences, batch %d, is beyond the limits (%d, %d, %d)", c->n_ctx,
                 c->n_seq, c->n_batch, MAX_CTX_POS, MAX_SEQ, MAX_BATCH);
@@ -216,6 +220,15 @@ void llm_seq_clear(llm_ctx *c, int seq)
         c->emb_count[seq] = 0;
 }
 
+/* jc_pool_for, or fn on the calling thread alone when work (multiply-adds) is below the threshold. */
+static void par_for(llm_ctx *c, int64_t n, int64_t grain, int64_t work, jc_pool_range_fn fn, void *arg)
+{
+    if (work < c->serial_below)
+        fn(arg, 0, n, 0);
+    else
+        jc_pool_for(c->pool, n, grain, fn, arg);
+}
+
 /* ---- matrix products ---- */
 
 typedef struct mm_item {
@@ -287,7 +300,7 @@ static void matmul(llm_ctx *c, const float *x, size_t x_stride, int64_t ntok, mm
         mm_job job = {.items = items + i, .n_items = j - i, .xq = c->aq, .ntok = ntok, .x = x, .x_stride = x_stride,
                       .wtype = items[i].w->type, .n_in = items[i].w->ne0};
         job.act_rb = q_act_row_bytes(job.wtype, job.n_in);
-        jc_pool_for(c->pool, ntok, ntok >= 16 ? 4 : ntok, quant_range, &job);
+        par_for(c, ntok, 4, ntok * job.n_in * 4, quant_range, &job);
         int64_t total = 0;
         for (int k = i; k < j; k++) {
             int64_t rows = items[k].w->ne1;
@@ -298,7 +311,14 @@ static void matmul(llm_ctx *c, const float *x, size_t x_stride, int64_t ntok, mm
             items[k].chunks = (rows + g - 1) / g;
             total += items[k].chunks;
         }
-        jc_pool_for(c->pool, total, 1, mm_range, &job);
+        /* a product too small to pay for waking the threads runs on the caller */
+        int64_t work = 0;
+        for (int k = i; k < j; k++)
+            work += items[k].w->ne1 * items[k].w->ne0 * ntok;
+        if (work < c->serial_below)
+            mm_range(&job, 0, total, 0);
+        else
+            jc_pool_for(c->pool, total, 1, mm_range, &job);
         i = j;
     }
 }
@@ -456,7 +476,7 @@ static void norm_range(void *arg, int64_t i0, int64_t i1, int ith)
 static void rmsnorm_rows(llm_ctx *c, float *out, const float *in, const float *w, int n, const int *rows)
 {
     norm_job j = {c, out, in, w, rows};
-    jc_pool_for(c->pool, n, 8, norm_range, &j);
+    par_for(c, n, 8, (int64_t)n * c->hp.n_embd * 4, norm_range, &j);
 }
 
 typedef struct ffn_job {
@@ -510,8 +530,12 @@ static int ubatch(llm_ctx *c, const int32_t *tok, const int32_t *pos, const int3
             {.w = &ly->wv, .out = c->v, .out_stride = (size_t)c->kvd_v, .bias = ly->bv},
         };
         matmul(c, c->xn, (size_t)E, T, qkv, 3);
-        jc_pool_for(c->pool, T, 4, rope_store_range, c);
-        jc_pool_for(c->pool, (int64_t)T * hp->n_head_kv * c->attn_split, 1, attn_range, c);
+        par_for(c, T, 4, (int64_t)T * (qd + 2 * c->kvd_k + c->kvd_v), rope_store_range, c);
+        int64_t n_items = (int64_t)T * hp->n_head_kv * c->attn_split;
+        if ((int64_t)T * hp->n_head * (pos[T - 1] + 1) * (hp->head_dim + hp->head_dim_v) < c->serial_below)
+            attn_range(c, 0, n_items, 0);
+        else
+            jc_pool_for(c->pool, n_items, 1, attn_range, c);
         mm_item o = {.w = &ly->wo, .out = c->xn, .out_stride = (size_t)E, .bias = ly->bo};
         matmul(c, c->att, (size_t)od, T, &o, 1);
         add_rows(c->x, c->xn, (size_t)T * E);
@@ -522,7 +546,7 @@ static int ubatch(llm_ctx *c, const int32_t *tok, const int32_t *pos, const int3
         };
         matmul(c, c->xn, (size_t)E, T, gu, 2);
         ffn_job fj = {c, ly->n_ff};
-        jc_pool_for(c->pool, T, 4, swiglu_range, &fj);
+        par_for(c, T, 4, (int64_t)T * ly->n_ff * 16, swiglu_range, &fj);
         mm_item dn = {.w = &ly->wdown, .out = c->xn, .out_stride = (size_t)E};
         matmul(c, c->fa, (size_t)ly->n_ff, T, &dn, 1);
         add_rows(c->x, c->xn, (size_t)T * E);
