@@ -3,7 +3,7 @@
 # them, on stories260K. Proves: --help exits 0; greedy output is repeatable
 # and a seed makes sampling repeatable; --stop cuts the text exactly before
 # the stop string; a full context ends generation cleanly; the chat reads
-# stdin until /exit; bench prints pp/tg rows with tokens/s and valid JSON;
+# stdin until /exit; a model id runs like its path; bench prints pp/tg rows with tokens/s and valid JSON;
 # bad input (missing model, bad option value, a prompt longer than the
 # context, token ids out of range, a malformed tokens file) exits 1 with one
 # line on stderr, never a crash. Skips without ../shared.
@@ -57,6 +57,16 @@ python3 -c "
 import json,sys; d=json.load(open(sys.argv[1])); r={x['test']:x for x in d['results']}
 assert r['pp16']['tps'] > 0 and r['tg4']['tps'] > 0 and len(r['tg4']['samples_ts']) == 2 and d['peak_rss_bytes'] > 0
 " "$tmp/b.json" && ok "bench --json" || bad "bench --json: $(head -c 300 "$tmp/b.json")"
+
+# a model id from the models folder (imported as a link) runs like its path
+data="$tmp/data"
+if "$J" --data-dir "$data" models import "$M" --id stories --link >/dev/null 2>&1; then
+  a=$("$J" --data-dir "$data" run stories -p "" -n 8 --temp 0 2>/dev/null)
+  b=$("$J" run "$M" -p "" -n 8 --temp 0 2>/dev/null)
+  [ -n "$a" ] && [ "$a" = "$b" ] && ok "model id resolves through the store" || bad "model id: '$a' vs '$b'"
+else
+  bad "janc models import failed, cannot check model ids"
+fi
 
 expect_fail "missing model" "no such file" "$J" run "$tmp/nope.gguf" -p hi
 expect_fail "bad -n" "-n expects" "$J" run "$M" -p hi -n abc
