@@ -11,12 +11,15 @@
  *     the definitions (llama: NORM rope with rope_freqs, GQA; qwen2: biases,
  *     NeoX rope, tied embeddings);
  *   - embeddings are unit length and pool the same however tokens came;
+ *   - two contexts of one model decoding at once in two threads give the
+ *     logits of one alone;
  *   - bad models (missing tensor or key, wrong shape, unsupported arch or
  *     type) and bad batches (token/seq/position out of range, gaps, a
  *     prompt longer than the context, a cache bigger than the machine)
  *     are clear errors that change nothing.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 
 #include "engine/llm.h"
@@ -734,8 +737,46 @@ TEST(qwen2_matches_reference)
     check_against_reference(&o, "ref-qwen2.gguf", true);
 }
 
+typedef struct conc_arg {
+    llm_model *m;
+    float out[12 * TV];
+    int rc;
+} conc_arg;
+
+static void *conc_main(void *v)
+{
+    conc_arg *a = v;
+    llm_ctx *c = tm_ctx(a->m, 1, 512, false, false);
+    a->rc = c ? run_batch(c, 12, 0, a->out) : -1;
+    llm_ctx_free(c);
+    return NULL;
+}
+
+/* Two contexts of one model decoding at the same time in two threads (as a server's
+   models do) give exactly the logits of one context alone. */
+TEST(concurrent_contexts_share_a_model)
+{
+    tm_opts o = {0};
+    jc_err err = {0};
+    llm_model *m = tm_load(&o, "cc.gguf", &err);
+    REQUIRE(m);
+    conc_arg solo = {.m = m};
+    conc_main(&solo);
+    REQUIRE(solo.rc == 0);
+    conc_arg a = {.m = m}, b = {.m = m};
+    pthread_t ta, tb;
+    REQUIRE(pthread_create(&ta, NULL, conc_main, &a) == 0);
+    REQUIRE(pthread_create(&tb, NULL, conc_main, &b) == 0);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    CHECK(a.rc == 0 && b.rc == 0);
+    CHECK(memcmp(a.out, solo.out, sizeof a.out) == 0);
+    CHECK(memcmp(b.out, solo.out, sizeof b.out) == 0);
+    llm_model_free(m);
+}
+
 TESTS(T(batch_equals_single_llama_f32), T(batch_equals_single_qwen2_f32), T(batch_equals_single_llama_q8_0),
       T(ubatch_rewind_and_f16_cache), T(two_sequences_in_one_batch), T(embeddings_unit_length),
       T(bad_models_are_errors), T(bad_batches_are_errors), T(model_info), T(llama_matches_reference),
-      T(qwen2_matches_reference));
+      T(qwen2_matches_reference), T(concurrent_contexts_share_a_model));
 TEST_MAIN()
