@@ -39,6 +39,7 @@ typedef struct tm_opts {
     bool tied;             /* no output.weight */
     int pooling;           /* pooling_type, 0: absent */
     bool rope_freqs;       /* write rope_freqs.weight (Llama 3.1 style factors in [1, 4]) */
+    int experts;           /* expert_count, 0: absent */
 } tm_opts;
 
 static uint64_t rng_state;
@@ -118,6 +119,8 @@ static int tm_write(const char *path, const tm_opts *o)
     set_u32(&b, arch, "rope.dimension_count", HD);
     if (o->pooling)
         set_u32(&b, arch, "pooling_type", (uint32_t)o->pooling);
+    if (o->experts)
+        set_u32(&b, arch, "expert_count", (uint32_t)o->experts);
     char key[96];
     snprintf(key, sizeof key, "%s.attention.layer_norm_rms_epsilon", arch);
     gguf_writer_set_f32(b.w, key, 1e-5f);
@@ -487,6 +490,8 @@ TEST(bad_models_are_errors)
     expect_load_error(&o5, "b5.gguf", "llama.embedding_length", "missing");
     tm_opts o6 = {.arch = "qwen2", .skip = "blk.0.attn_k.bias"};
     expect_load_error(&o6, "b6.gguf", "blk.0.attn_k.bias", "missing");
+    tm_opts o8 = {.experts = 8};
+    expect_load_error(&o8, "b8.gguf", "expert_count", "not supported");
     tm_opts o7 = {.bad_shape = "token_embd.weight"}; /* 65 rows, but output.weight has 64 */
     expect_load_error(&o7, "b7.gguf", "output.weight", "shape");
     jc_err err = {0};

@@ -299,6 +299,14 @@ llm_model *llm_model_load(const char *path, jc_err *err)
     snprintf(key, sizeof key, "%s.block_count", L.arch);
     if (gguf_get_i64(m->f, key, &nl) && nl >= 1 && nl <= MAX_LAYER)
         m->layers = jc_xcalloc((size_t)nl, sizeof *m->layers);
+    int n_expert = 0;
+    if (get_int(&L, "expert_count", 0, 1 << 16, 0, &n_expert, err))
+        goto fail;
+    if (n_expert > 0) {
+        jc_errf(err, "%s: key %s.expert_count = %d: mixture-of-experts models are not supported", path, L.arch,
+                n_expert);
+        goto fail;
+    }
     if (load_hparams(&L, err) || load_tensors(&L, err))
         goto fail;
     m->vocab = tok_load(m->f, err);
