@@ -175,6 +175,10 @@ api_server *api_start(const api_opts *o, jc_err *err)
         if (store_watch_start(a->st, &werr) < 0)
             jc_warn("not following the models folder: %s", werr.msg);
     }
+    /* downloads a previous run left unfinished go on from their .part */
+    int resumed = store_resume_downloads(a->st);
+    if (resumed > 0)
+        jc_info("resuming %d download%s", resumed, resumed == 1 ? "" : "s");
     runner_opts ro = {.n_threads = o->n_threads, .queue_max = o->queue_max, .autoload = !o->no_autoload};
     a->run = runner_new(a->st, &ro);
 
