@@ -64,9 +64,15 @@ for i in range(6):  # 2 stream, 4 wait in the queue: all hang up
     s = socket.create_connection((u.hostname, u.port), timeout=10)
     s.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
     socks.append(s)
-got = b""
-while got.count(b"data: ") < 3:
-    got += socks[0].recv(4096)
+# the two that got a slot stream (which two depends on the server's threads): wait for one
+import select
+got = {s: b"" for s in socks}
+while max(g.count(b"data: ") for g in got.values()) < 3:
+    ready, _, _ = select.select(socks, [], [], 10)
+    if not ready:
+        sys.exit(1)
+    for s in ready:
+        got[s] += s.recv(4096)
 for s in socks:
     s.close()
 EOF
