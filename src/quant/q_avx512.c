@@ -390,12 +390,6 @@ Q512I void ktile(const kdec *dec, int64_t nb, const block_q8_K *const *xt, const
     for (int64_t b = 0; b < nb; b++) {
         /* rows outer, tokens inner: a row's levels and scales stay in registers, the activations
            are memory operands (fewer loads than the other way round) */
-        __m512 bs[TT];
-        UNROLL
-        for (int t = 0; t < nt; t++)
-            bs[t] = _mm512_mul_ps(
-                _mm512_cvtepi32_ps(_mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i *)xt[t][b].bsums))),
-                _mm512_set1_ps(xt[t][b].d));
         UNROLL
         for (int r = 0; r < RT; r++) {
             const kdec *k = &dec[(size_t)r * KCH + (size_t)b];
@@ -409,19 +403,39 @@ Q512I void ktile(const kdec *dec, int64_t nb, const block_q8_K *const *xt, const
             UNROLL
             for (int t = 0; t < nt; t++) {
                 const block_q8_K *x = xt[t] + b;
-                __m512i is = _mm512_setzero_si512();
-                UNROLL
-                for (int c = 0; c < 4; c++) {
-                    const __m512i xv = _mm512_loadu_si512(x->qs + 64 * c);
-                    if (dp)
+                __m512i is;
+                if (dp) {
+                    is = _mm512_setzero_si512();
+                    UNROLL
+                    for (int c = 0; c < 4; c++) {
+                        const __m512i xv = _mm512_loadu_si512(x->qs + 64 * c);
                         is = _mm512_add_epi32(is, _mm512_mullo_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), u[c], xv),
                                                                     sc[c]));
-                    else
-                        is = _mm512_dpwssd_epi32(is, _mm512_maddubs_epi16(u[c], xv), sc[c]);
+                    }
+                } else {
+                    is = _mm512_madd_epi16(_mm512_maddubs_epi16(u[0], _mm512_loadu_si512(x->qs)), sc[0]);
+                    UNROLL
+                    for (int c = 1; c < 4; c++)
+                        is = _mm512_dpwssd_epi32(is, _mm512_maddubs_epi16(u[c], _mm512_loadu_si512(x->qs + 64 * c)), sc[c]);
                 }
                 acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is), _mm512_mul_ps(dv, _mm512_set1_ps(x->d)), acc[r][t]);
-                acc[r][t] = _mm512_fnmadd_ps(k->dminm, bs[t], acc[r][t]);
             }
+        }
+    }
+    /* the offset terms in a second pass: fewer registers live in the loop above */
+    for (int64_t b = 0; b < nb; b++) {
+        __m512 bs[TT];
+        UNROLL
+        for (int t = 0; t < nt; t++)
+            bs[t] = _mm512_mul_ps(
+                _mm512_cvtepi32_ps(_mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i *)xt[t][b].bsums))),
+                _mm512_set1_ps(xt[t][b].d));
+        UNROLL
+        for (int r = 0; r < RT; r++) {
+            const __m512 dm = dec[(size_t)r * KCH + (size_t)b].dminm;
+            UNROLL
+            for (int t = 0; t < nt; t++)
+                acc[r][t] = _mm512_fnmadd_ps(dm, bs[t], acc[r][t]);
         }
     }
     UNROLL
