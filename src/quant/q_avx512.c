@@ -140,11 +140,24 @@ Q512I void gemm_f(uint32_t type, const uint8_t *W, size_t wrb, int64_t rows, int
 /* One decoded super-block: w[i] = d * S[i/16] * u[i] - dminm[i/16]-ish (see kdot). */
 typedef struct {
     __m512i u[4];  /* unsigned levels, element order */
-    __m512i sc[4]; /* scales per 16-bit lane of maddubs (or per 32-bit lane of dpbusd, IQ4_XS) */
+    __m512i sp[2]; /* scales per 16-bit lane of packs(dpbusd(u[2p]), dpbusd(u[2p+1])), see ktile (not IQ4_XS) */
     __m512 dminm;  /* per 16-element sub-block: dmin * m (the offset times the activation sum) */
     float d;
     float pad[15];
+    __m512i sc[4]; /* scales per 16-bit lane of maddubs (or per 32-bit lane of dpbusd, IQ4_XS); last: the
+                      prompt tiles of the other types never touch these lines */
 } kdec;
+
+/*
+ * idxp[p][i]: the per-16 scale of 16-bit lane i of packs_epi32(P0, P1), where
+ * P0 = dpbusd(u[2p], x), P1 = dpbusd(u[2p+1], x): in each 128-bit lane L,
+ * words 0-3 are P0's dwords 4L..4L+3 (elements 64*2p + 16L ..), words 4-7
+ * P1's (elements 64*(2p+1) + 16L ..), so scale 8p + L or 8p + 4 + L.
+ */
+static const int16_t idxp[2][32] __attribute__((aligned(64))) = {
+    {0, 0, 0, 0, 4, 4, 4, 4, 1, 1, 1, 1, 5, 5, 5, 5, 2, 2, 2, 2, 6, 6, 6, 6, 3, 3, 3, 3, 7, 7, 7, 7},
+    {8, 8, 8, 8, 12, 12, 12, 12, 9, 9, 9, 9, 13, 13, 13, 13, 10, 10, 10, 10, 14, 14, 14, 14, 11, 11, 11, 11, 15, 15, 15, 15},
+};
 
 /* idx16[c][i] = 4c + i/8: the per-16 scale of maddubs lane i of chunk c. */
 static const int16_t idx16[4][32] __attribute__((aligned(64))) = {
@@ -162,6 +175,9 @@ Q512I void kdec_scales(kdec *o, __m256i S16, __m256i M16, float dmin)
     UNROLL
     for (int c = 0; c < 4; c++)
         o->sc[c] = _mm512_permutexvar_epi16(_mm512_load_si512(idx16[c]), s);
+    UNROLL
+    for (int p = 0; p < 2; p++)
+        o->sp[p] = _mm512_permutexvar_epi16(_mm512_load_si512(idxp[p]), s);
     o->dminm = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi16_epi32(M16)), _mm512_set1_ps(dmin));
 }
 
@@ -397,7 +413,7 @@ Q512I void ktile(const kdec *dec, int64_t nb, const block_q8_K *const *xt, const
             UNROLL
             for (int c = 0; c < 4; c++) {
                 u[c] = k->u[c];
-                sc[c] = k->sc[c];
+                sc[c] = dp ? k->sc[c] : k->sp[c < 2 ? c : 0];
             }
             const __m512 dv = _mm512_set1_ps(k->d);
             UNROLL
@@ -413,10 +429,14 @@ Q512I void ktile(const kdec *dec, int64_t nb, const block_q8_K *const *xt, const
                                                                     sc[c]));
                     }
                 } else {
-                    is = _mm512_madd_epi16(_mm512_maddubs_epi16(u[0], _mm512_loadu_si512(x->qs)), sc[0]);
+                    /* sums of 4 products in 32 bits (|sum| <= 4 * 63 * 128 < 2^15, so they pack to 16 bits
+                       exactly), two chunks packed per register, one vpmaddwd per pair applies the scales */
+                    __m512i P[4];
                     UNROLL
-                    for (int c = 1; c < 4; c++)
-                        is = _mm512_dpwssd_epi32(is, _mm512_maddubs_epi16(u[c], _mm512_loadu_si512(x->qs + 64 * c)), sc[c]);
+                    for (int c = 0; c < 4; c++)
+                        P[c] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u[c], _mm512_loadu_si512(x->qs + 64 * c));
+                    is = _mm512_madd_epi16(_mm512_packs_epi32(P[0], P[1]), sc[0]);
+                    is = _mm512_dpwssd_epi32(is, _mm512_packs_epi32(P[2], P[3]), sc[1]);
                 }
                 acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is), _mm512_mul_ps(dv, _mm512_set1_ps(x->d)), acc[r][t]);
             }
