@@ -59,7 +59,16 @@ d = json.load(sys.stdin)
 bad = [m["id"] for m in d["data"] if m["id"].startswith(".") or ".tmp." in m["id"] or m["id"].endswith(".part")]
 sys.exit(1 if bad else 0)'
 }
+msleep() { sleep "$(($1 / 1000)).$(printf %03d $(($1 % 1000)))"; }
 states() { list_json "$1" | python3 -c 'import json,sys; print(" ".join(sorted("%s=%s" % (m["id"], m["state"]) for m in json.load(sys.stdin)["data"])))'; }
+# not_ready DATA: `models list --json` works and every model is ready (prints the others).
+not_ready() {
+  list_json "$1" | python3 -c '
+import json, sys
+bad = ["%s=%s" % (m["id"], m["state"]) for m in json.load(sys.stdin)["data"] if m["state"] != "ready"]
+print(" ".join(bad))
+sys.exit(1 if bad else 0)'
+}
 
 python3 "$loaddir/mkbig.py" "$tmp/big.gguf" 48
 python3 "$loaddir/mkbig.py" "$tmp/dl.gguf" 12
@@ -75,10 +84,14 @@ cmp -s "$tmp/big.gguf" "$D/models/first/big.gguf" && ok "a 48 MiB import takes $
 mid=0 rounds=0 done_rounds=0
 for r in $(seq 1 16); do
   rounds=$r
-  delay=$(( 2 + RANDOM % (t_imp + 10) ))
   "$J" --data-dir "$D" models import "$tmp/big.gguf" --id "k$r" >/dev/null 2>&1 &
   p=$!
-  sleep "$(printf '0.%03d' "$delay")"
+  if [ $((r % 2)) = 0 ]; then  # even rounds: any moment from the start to a little after the end
+    msleep $(( 2 + RANDOM % (t_imp + 10) ))
+  else                         # odd rounds: once the staging folder is there, then a random moment
+    wait_for 5 bash -c "ls -d '$D'/models/.import-* >/dev/null 2>&1 || ! kill -0 $p 2>/dev/null"
+    msleep $(( RANDOM % (t_imp / 2 + 1) ))
+  fi
   kill -9 "$p" 2>/dev/null
   wait "$p" 2>/dev/null
   stage=$(ls -d "$D"/models/.import-* 2>/dev/null | wc -l)
@@ -96,8 +109,8 @@ done
 check "every killed import is absent or complete (byte-identical)" '[ "$incomplete" = 0 ]'
 check "every model.json parses" 'mj_all_parse "$D"'
 check "nothing hidden or temporary is listed" 'ids_clean "$D"'
-st=$(states "$D")
-check "every listed model is ready ($(wc -w <<<"$st") models)" '! grep -q -v "=ready" <<<"${st// /$'"'"'\n'"'"'}"' "$st"
+n=$(states "$D" | wc -w)
+if nr=$(not_ready "$D"); then ok "every listed model is ready ($n models)"; else bad "every listed model is ready" "$nr"; fi
 "$J" --data-dir "$D" models import "$tmp/big.gguf" --id k1 >/dev/null 2>&1 || "$J" --data-dir "$D" models import "$tmp/big.gguf" --id again >/dev/null 2>&1
 check "an import after the kills works" '[ -d "$D/models/k1" ] || [ -d "$D/models/again" ]'
 rm -rf "$D"
@@ -106,6 +119,7 @@ rm -rf "$D"
 D=$tmp/rw
 mkdir -p "$D/models"
 for round in 1 2 3; do
+  n_before=$(ls "$D/models" | wc -l)
   WATCH=1 start_server "rw$round" "$D"
   "$py" - "$url" "$tmp/small.gguf" "$D/models" "$round" >/dev/null 2>&1 <<'EOF' &
 import http.client, json, os, shutil, sys, time, urllib.parse
@@ -127,14 +141,16 @@ while time.time() < t_end:  # until the server is gone (or 3 s)
         shutil.copy(src, "%s/r%s-drop%d/m.gguf" % (models, rnd, i))
 EOF
   lp=$!
-  sleep "$(printf '0.%03d' $((300 + RANDOM % 600)))"
+  # once the loop has made a few models (a loaded machine starts slowly), a random moment
+  wait_for 10 bash -c "[ \$(ls '$D/models' | wc -l) -ge $((n_before + 3)) ]"
+  msleep $((100 + RANDOM % 600))
   kill -9 "$spid"; wait "$spid" 2>/dev/null
-  kill "$lp" 2>/dev/null; wait "$lp" 2>/dev/null
+  wait "$lp" 2>/dev/null  # it stops at its first failed request (never killed mid-copy)
   n=$(ls "$D/models" | wc -l)
   check "round $round: every model.json parses after SIGKILL ($n folders)" 'mj_all_parse "$D"'
   check "round $round: nothing hidden or temporary is listed" 'ids_clean "$D"'
-  st=$(states "$D")
-  check "round $round: every listed model is ready" '! grep -q -v "=ready" <<<"${st// /$'"'"'\n'"'"'}"' "$st"
+  n=$(states "$D" | wc -w)
+  if nr=$(not_ready "$D"); then ok "round $round: every listed model is ready ($n models)"; else bad "round $round: every listed model is ready" "$nr $(tail -3 "$tmp/list.err")"; fi
 done
 tmpfiles=$(find "$D/models" -name '*.tmp.*' | wc -l)
 stages=$(find "$D/models" -maxdepth 1 -name '.import-*' | wc -l)
@@ -163,6 +179,7 @@ check "pull killed mid-body: the .part holds $s1 of $size bytes" '[ "$s1" -gt 0 
 check "the killed pull leaves a parsable model.json" 'mj_all_parse "$D"'
 rs_mark
 "$J" --data-dir "$D" models pull dl >/dev/null 2>"$tmp/pull2.err"; rc=$?
+wait_for 3 bash -c "tail -n +$rs_from '$tmp/rs.log' | grep -q '^end /slow/dl.gguf'"  # the server logs after its last byte
 check "pull ID resumes and finishes (exit $rc), byte-identical" '[ $rc = 0 ] && cmp -s "$tmp/dl.gguf" "$D/models/dl/dl.gguf" && [ ! -e "$part" ]' "$(cat "$tmp/pull2.err")"
 check "the resume asked Range from exactly the .part size ($s1) and got the rest ($((size - s1)) bytes)" \
   "rs_new | grep -q '^end /slow/dl.gguf range=$s1 sent=$((size - s1))\$' && ! rs_new | grep -q 'range=-'" "$(rs_new)"
