@@ -2,11 +2,32 @@
  * cli.c — small helpers shared by the subcommands (see cli.h).
  */
 #include "cli/cli.h"
+#include "store/store.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+char *cli_model_path(const cmd_ctx *ctx, const char *model, jc_err *err)
+{
+    if (access(model, F_OK) == 0)
+        return jc_xstrdup(model);
+    jc_err serr = {0};
+    store *s = store_open(ctx->data_dir, &serr);
+    if (!s) {
+        jc_errf(err, "%s: no such file, and the models folder cannot be read: %s", model, serr.msg);
+        return NULL;
+    }
+    char *path = NULL;
+    if (store_model_path(s, model, &path, &serr) != STORE_OK) {
+        jc_errf(err, "%s: no such file or model id (%s)", model, serr.msg);
+        path = NULL;
+    }
+    store_close(s);
+    return path;
+}
 
 bool cli_wants_help(int argc, char **argv)
 {

@@ -28,6 +28,13 @@ int cmd_logits(const cmd_ctx *ctx, int argc, char **argv);
 int cmd_bench(const cmd_ctx *ctx, int argc, char **argv);
 int cmd_quantize(const cmd_ctx *ctx, int argc, char **argv);
 
+/*
+ * Resolves MODEL as the commands take it: an existing file is used as is,
+ * anything else is looked up as a model id in ctx->data_dir's models folder.
+ * Returns the GGUF path (caller frees), or NULL with err set.
+ */
+char *cli_model_path(const cmd_ctx *ctx, const char *model, jc_err *err);
+
 /* True if argv holds -h or --help. */
 bool cli_wants_help(int argc, char **argv);
 /* Prints "janc: <msg>" to stderr and returns 1. */

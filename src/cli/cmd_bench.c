@@ -17,7 +17,6 @@
 #include "base/pool.h"
 #include "cli/cli.h"
 #include "engine/llm.h"
-#include "store/store.h"
 
 static const char usage[] =
     "usage: janc bench MODEL [-p N] [-n N] [-t THREADS] [-r REPS] [--json]\n"
@@ -41,21 +40,6 @@ static uint64_t peak_rss(void)
         }
     fclose(f);
     return kb * 1024;
-}
-
-static char *resolve(const cmd_ctx *ctx, const char *model)
-{
-    if (access(model, F_OK) == 0)
-        return jc_xstrdup(model);
-    jc_err err = {0};
-    store *s = store_open(ctx->data_dir, &err);
-    char *path = NULL;
-    if (!s || store_model_path(s, model, &path, &err) != STORE_OK) {
-        cli_fail("%s: no such file or model id (%s)", model, err.msg);
-        path = NULL;
-    }
-    store_close(s);
-    return path;
 }
 
 /*
@@ -134,9 +118,9 @@ int cmd_bench(const cmd_ctx *ctx, int argc, char **argv)
     int32_t *tok = NULL, *pos = NULL;
     test_result res[2] = {0};
     int n_res = 0;
-    char *path = resolve(ctx, model);
+    char *path = cli_model_path(ctx, model, &err);
     if (!path)
-        return 1;
+        return cli_fail("%s", err.msg);
     if (!(m = llm_model_load(path, &err))) {
         cli_fail("%s", err.msg);
         goto out;

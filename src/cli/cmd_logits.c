@@ -109,7 +109,11 @@ int cmd_logits(const cmd_ctx *ctx, int argc, char **argv)
         prompt_len = (long)n;
     if (prompt_len == 0)
         prompt_len = 1;
-    if (!(m = llm_model_load(model, &err))) {
+    char *path = cli_model_path(ctx, model, &err);
+    if (path)
+        m = llm_model_load(path, &err);
+    free(path);
+    if (!m) {
         cli_fail("%s", err.msg);
         goto out;
     }

@@ -20,7 +20,6 @@
 
 #include "cli/cli.h"
 #include "engine/llm.h"
-#include "store/store.h"
 #include "tmpl/chat.h"
 
 static const char usage[] =
@@ -67,26 +66,6 @@ typedef struct gen {
     char *piece;
     size_t piece_cap;
 } gen;
-
-/* Resolves MODEL to a GGUF path (caller frees): an existing file, else a model id. */
-static char *resolve_model(const cmd_ctx *ctx, const char *model)
-{
-    if (access(model, F_OK) == 0)
-        return jc_xstrdup(model);
-    jc_err err = {0};
-    store *s = store_open(ctx->data_dir, &err);
-    if (!s) {
-        cli_fail("%s: no such file, and the models folder cannot be read: %s", model, err.msg);
-        return NULL;
-    }
-    char *path = NULL;
-    if (store_model_path(s, model, &path, &err) != STORE_OK) {
-        cli_fail("%s: no such file or model id (%s)", model, err.msg);
-        path = NULL;
-    }
-    store_close(s);
-    return path;
-}
 
 /*
  * Evaluates toks[0..n) after what is cached (keeping the shared prefix);
@@ -411,9 +390,9 @@ int cmd_run(const cmd_ctx *ctx, int argc, char **argv)
     jc_err err = {0};
     gen g = {0};
     int32_t *toks = NULL;
-    char *path = resolve_model(ctx, o.model);
+    char *path = cli_model_path(ctx, o.model, &err);
     if (!path)
-        return 1;
+        return cli_fail("%s", err.msg);
     if (!(g.m = llm_model_load(path, &err))) {
         cli_fail("%s", err.msg);
         goto out;

@@ -9,7 +9,6 @@
 #include "base/fs.h"
 #include "cli/cli.h"
 #include "gguf/gguf.h"
-#include "store/store.h"
 #include "tmpl/tmpl.h"
 
 #include <stdio.h>
@@ -77,17 +76,10 @@ int cmd_template(const cmd_ctx *ctx, int argc, char **argv)
             goto out;
         }
     } else {
-        struct stat st;
-        if (stat(model, &st) == 0) {
-            src = template_of_gguf(model, &err);
-        } else {
-            store *s = store_open(ctx->data_dir, &err);
-            char *path = NULL;
-            if (s && store_model_path(s, model, &path, &err) == 0)
-                src = template_of_gguf(path, &err);
-            free(path);
-            store_close(s);
-        }
+        char *path = cli_model_path(ctx, model, &err);
+        if (path)
+            src = template_of_gguf(path, &err);
+        free(path);
         if (!src) {
             cli_fail("template: %s", err.msg);
             goto out;

@@ -7,7 +7,6 @@
  */
 #include "base/fs.h"
 #include "cli/cli.h"
-#include "store/store.h"
 #include "tok/tok.h"
 
 #include <stdio.h>
@@ -78,19 +77,10 @@ int cmd_tokenize(const cmd_ctx *ctx, int argc, char **argv)
             goto out;
         }
     }
-    struct stat st;
-    const char *model = pos[0];
-    if (stat(model, &st) != 0 && !strchr(model, '/') && !strstr(model, ".gguf")) {
-        /* not a file: a model id in the models folder */
-        store *s = store_open(ctx->data_dir, &err);
-        char *path = NULL;
-        if (s && store_model_path(s, model, &path, &err) == 0)
-            v = tok_load_path(path, &err);
-        free(path);
-        store_close(s);
-    } else {
-        v = tok_load_path(model, &err);
-    }
+    char *path = cli_model_path(ctx, pos[0], &err);
+    if (path)
+        v = tok_load_path(path, &err);
+    free(path);
     if (!v) {
         cli_fail("tokenize: %s", err.msg);
         goto out;
