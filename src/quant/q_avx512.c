@@ -841,6 +841,44 @@ Q512I void qtile(const qdec *dec, int64_t g0, int64_t ng, int64_t nbt, const blo
             res[r][t] = _mm512_reduce_add_ps(acc[r][t]);
 }
 
+/*
+ * The same with the activations prepared once per block of tokens (xp[t * QCH + g], shared by
+ * every row tile): rows outer with a row's decoded quad in registers, tokens inner with the
+ * activations as memory operands (no accumulator spills).
+ */
+Q512I void qtile_p(const qdec *dec, const qx *xp, int64_t ng, const int nt, const int sh, float res[RT][TT])
+{
+    __m512 acc[RT][TT];
+    UNROLL
+    for (int r = 0; r < RT; r++)
+        UNROLL
+        for (int t = 0; t < nt; t++)
+            acc[r][t] = _mm512_setzero_ps();
+    for (int64_t g = 0; g < ng; g++) {
+        UNROLL
+        for (int r = 0; r < RT; r++) {
+            const qdec *k = &dec[(size_t)r * QCH + (size_t)g];
+            const __m512i lo = k->lo, hi = k->hi;
+            const __m512 d = k->d;
+            UNROLL
+            for (int t = 0; t < nt; t++) {
+                const qx *x = &xp[(size_t)t * QCH + (size_t)g];
+                __m512i v = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(x->init, lo, x->lo), hi, x->hi);
+                acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(v), _mm512_mul_ps(d, x->dx), acc[r][t]);
+                if (sh < 0)
+                    acc[r][t] = _mm512_fmadd_ps(k->m, x->xsf, acc[r][t]);
+            }
+        }
+    }
+    UNROLL
+    for (int r = 0; r < RT; r++)
+        UNROLL
+        for (int t = 0; t < nt; t++)
+            res[r][t] = _mm512_reduce_add_ps(acc[r][t]);
+}
+
+#define XTB 16 /* tokens whose prepared activations are shared by all row tiles of a chunk */
+
 Q512I void gemm_q(const uint32_t type, const uint8_t *W, size_t wrb, int64_t rows, int64_t n, const uint8_t *X,
                   size_t arb, int64_t ntok, float *out, size_t os)
 {
@@ -869,6 +907,55 @@ Q512I void gemm_q(const uint32_t type, const uint8_t *W, size_t wrb, int64_t row
         return;
     }
     qdec dec[RT * QCH] __attribute__((aligned(64)));
+    if (rows > RT) {
+        /* chunks of quads outer, then blocks of XTB tokens whose activations are permuted once
+           (not once per row tile), then row tiles decoded once per token block */
+        qx xp[XTB * QCH] __attribute__((aligned(64)));
+        for (int64_t g0 = 0; g0 < ngt; g0 += QCH) {
+            const int64_t ng = q_min64(QCH, ngt - g0);
+            for (int64_t b0 = 0; b0 < ntok; b0 += XTB) {
+                const int64_t nb = q_min64(XTB, ntok - b0);
+                for (int64_t t = 0; t < nb; t++) {
+                    const block_q8_0 *x = (const block_q8_0 *)(X + (size_t)(b0 + t) * arb);
+                    for (int64_t g = 0; g < ng; g++) {
+                        int64_t ib[4];
+                        bool have[4];
+                        quad_index(g0 + g, nbt, ib, have);
+                        qprep(x, ib, have, sh, &xp[(size_t)t * QCH + (size_t)g]);
+                    }
+                }
+                for (int64_t r0 = 0; r0 < rows; r0 += RT) {
+                    const int rr = (int)q_min64(RT, rows - r0);
+                    for (int r = 0; r < RT; r++) {
+                        const uint8_t *w = W + (size_t)(r0 + (r < rr ? r : rr - 1)) * wrb;
+                        for (int64_t g = 0; g < ng; g++) {
+                            int64_t ib[4];
+                            bool have[4];
+                            quad_index(g0 + g, nbt, ib, have);
+                            qdecode(type, w, ib, &dec[(size_t)r * QCH + (size_t)g]);
+                        }
+                    }
+                    for (int64_t t0 = 0; t0 < nb; t0 += TT) {
+                        const int tt = (int)q_min64(TT, nb - t0);
+                        const qx *xt = &xp[(size_t)t0 * QCH];
+                        float res[RT][TT];
+                        switch (tt) {
+                        case 1: qtile_p(dec, xt, ng, 1, sh, res); break;
+                        case 2: qtile_p(dec, xt, ng, 2, sh, res); break;
+                        case 3: qtile_p(dec, xt, ng, 3, sh, res); break;
+                        default: qtile_p(dec, xt, ng, 4, sh, res); break;
+                        }
+                        for (int t = 0; t < tt; t++)
+                            for (int r = 0; r < rr; r++) {
+                                float *o = &out[(size_t)(b0 + t0 + t) * os + (size_t)(r0 + r)];
+                                *o = g0 ? *o + res[r][t] : res[r][t];
+                            }
+                    }
+                }
+            }
+        }
+        return;
+    }
     for (int64_t r0 = 0; r0 < rows; r0 += RT) {
         const int rr = (int)q_min64(RT, rows - r0);
         for (int64_t g0 = 0; g0 < ngt; g0 += QCH) {
