@@ -219,6 +219,18 @@ post /v1/models/import "{\"path\":\"$tmp/none.gguf\"}"
 expect "import: missing file" 404 '"error" in d'
 post /v1/completions '{"model":"imp","prompt":"Once","max_tokens":2}'
 expect "imported model runs" 200 'd["usage"]["completion_tokens"] == 2'
+# editing settings and parameters: saved to model.json (a running model
+# shows the settings it runs with until its next start)
+req PATCH /v1/models/imp -H 'Content-Type: application/json' -d '{"settings":{"ctx_len":256},"parameters":{"temperature":0.25},"description":"edited"}'
+expect "edit settings (PATCH)" 200 'd["parameters"]["temperature"] == 0.25 and d["description"] == "edited"'
+python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); sys.exit(0 if m["settings"]["ctx_len"] == 256 and m["parameters"]["temperature"] == 0.25 else 1)' "$data/models/imp/model.json" \
+  && ok "edit is in model.json" || bad "edit is in model.json" "$(head -c 300 "$data/models/imp/model.json")"
+post /v1/models/imp '{"id":"other"}'
+expect "edit: id cannot change" 400 'd["error"]["param"] == "id"'
+post /v1/models/imp '{"parameters":{"temperature":[1]}}'
+expect "edit: nested value refused" 400 'd["error"]["param"] == "parameters"'
+post /v1/models/nope '{"name":"x"}'
+expect "edit: unknown model" 404 'd["error"]["code"] == "model_not_found"'
 req DELETE /v1/models/imp
 expect "models.del" 200 'd == {"id": "imp", "object": "model", "deleted": True}'
 req GET /v1/models/imp

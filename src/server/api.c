@@ -37,6 +37,8 @@ static const http_route api_routes[] = {
     {"POST", "/v1/models/import", api_models_import},
     {"GET", "/v1/models/{id}", api_models_get},
     {"DELETE", "/v1/models/{id}", api_models_delete},
+    {"POST", "/v1/models/{id}", api_models_update},
+    {"PATCH", "/v1/models/{id}", api_models_update},
     {"POST", "/v1/models/{id}/start", api_models_start},
     {"PUT", "/v1/models/{id}/start", api_models_start},
     {"POST", "/v1/models/{id}/stop", api_models_stop},

@@ -36,6 +36,7 @@ uint64_t api_random_seed(void);
 int api_models_list(void *app, http_req *r);
 int api_models_get(void *app, http_req *r);
 int api_models_delete(void *app, http_req *r);
+int api_models_update(void *app, http_req *r);
 int api_models_start(void *app, http_req *r);
 int api_models_stop(void *app, http_req *r);
 int api_models_create(void *app, http_req *r);

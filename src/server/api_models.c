@@ -79,6 +79,61 @@ int api_models_delete(void *app, http_req *r)
     return http_reply_json(r, 200, json_pack("{s:s, s:s, s:b}", "id", id, "object", "model", "deleted", 1));
 }
 
+/*
+ * POST|PATCH /v1/models/{id} {"settings":{…}, "parameters":{…}, "name", "description", "metadata"}:
+ * edits the model's model.json (settings and parameters merge key by key;
+ * the file is rewritten atomically with its unknown fields kept). Returns the
+ * Model. Only those five fields may be edited; settings and parameters hold
+ * plain values (numbers, strings, booleans, null).
+ */
+int api_models_update(void *app, http_req *r)
+{
+    static const char *const editable[] = {"settings", "parameters", "name", "description", "metadata"};
+    api_server *a = app;
+    const char *id = api_path_id(r);
+    if (!id)
+        return 0;
+    json_t *body = api_body(r, false);
+    if (!body)
+        return 0;
+    int rc = 0;
+    const char *key;
+    json_t *v;
+    json_object_foreach(body, key, v) {
+        size_t k = 0;
+        while (k < JC_ARRAY_LEN(editable) && strcmp(key, editable[k]))
+            k++;
+        if (k == JC_ARRAY_LEN(editable)) {
+            rc = http_reply_error(r, 400, key, "invalid_request",
+                                  "'%s' cannot be edited (settings, parameters, name, description, metadata can)", key);
+            goto out;
+        }
+        if (k <= 1 || k == 4) {
+            if (!json_is_object(v)) {
+                rc = http_reply_error(r, 400, key, "invalid_type", "%s must be an object", key);
+                goto out;
+            }
+            const char *sub;
+            json_t *sv;
+            json_object_foreach(v, sub, sv) {
+                if (k <= 1 && (json_is_object(sv) || json_is_array(sv))) {
+                    rc = http_reply_error(r, 400, key, "invalid_type", "%s.%s must be a plain value", key, sub);
+                    goto out;
+                }
+            }
+        } else if (!json_is_string(v)) {
+            rc = http_reply_error(r, 400, key, "invalid_type", "%s must be a string", key);
+            goto out;
+        }
+    }
+    jc_err err = {{0}};
+    int src = store_update(a->st, id, body, &err);
+    rc = src < 0 ? reply_store_err(r, src, &err) : reply_model(a, r, id, 200);
+out:
+    json_decref(body);
+    return rc;
+}
+
 int api_models_start(void *app, http_req *r)
 {
     api_server *a = app;
