@@ -1,12 +1,19 @@
 /*
  * pool.c — the thread pool (see pool.h).
  *
- * A job is published by storing fn/arg and bumping the generation counter;
- * workers spin on the counter for a short while after each job, then sleep
- * on a condition variable. The "sleepers" count and the generation are both
- * sequentially consistent atomics, so the publisher either sees a sleeper
- * and broadcasts, or the sleeper sees the new generation before waiting:
- * no lost wake-up. Completion is a countdown the caller spins on.
+ * A job is a count of chunks. One 64-bit atomic "ticket" holds the job's
+ * generation, its chunk count and the next unclaimed chunk; a thread claims
+ * a chunk with a compare-and-swap on the ticket and reads the job (fn, arg)
+ * only after a successful claim, when the job cannot end before that chunk
+ * is done. Finished chunks are counted in "done"; the caller, which claims
+ * chunks like any worker, returns when done reaches the chunk count. So a
+ * job never waits for a worker that is asleep or descheduled (a shared,
+ * oversubscribed machine): it waits only for chunks already claimed.
+ *
+ * Idle workers spin on the ticket, then spin with sched_yield, then sleep on
+ * a condition variable. The "sleepers" count and the ticket are sequentially
+ * consistent atomics, so the publisher either sees a sleeper and broadcasts,
+ * or the sleeper sees the new ticket before waiting: no lost wake-up.
  */
 #include "base/pool.h"
 
@@ -17,7 +24,19 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-enum { POOL_MAX_THREADS = 256, POOL_SPIN = 1 << 11 };
+enum {
+    POOL_MAX_THREADS = 256,
+    POOL_SPIN = 1 << 15, /* pause loops before yielding (~1 ms) */
+    POOL_YIELD = 1 << 8, /* sched_yield calls before sleeping */
+};
+
+/* ticket: generation (24 bits) | chunk count (20) | next chunk (20) */
+#define TK_BITS 20
+#define TK_MASK ((UINT64_C(1) << TK_BITS) - 1)
+#define TK_MAX_CHUNKS ((int64_t)TK_MASK)
+#define TK_NEXT(t) ((int64_t)((t) & TK_MASK))
+#define TK_COUNT(t) ((int64_t)(((t) >> TK_BITS) & TK_MASK))
+#define TK_GEN(t) ((t) >> (2 * TK_BITS))
 
 struct jc_pool {
     int n;                 /* threads including the caller */
@@ -25,12 +44,15 @@ struct jc_pool {
     int n_started;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    atomic_uint gen;       /* job generation */
+    _Alignas(64) atomic_uint_least64_t ticket;
+    _Alignas(64) atomic_llong done; /* chunks of the current job finished */
     atomic_int sleepers;   /* workers waiting on cv */
-    atomic_int pending;    /* workers still running the current job */
     atomic_bool stop;
-    jc_pool_fn fn;         /* the current job */
+    /* the current job, written by the owner before the ticket is published */
+    jc_pool_range_fn rfn;  /* a jc_pool_for job, or */
+    jc_pool_fn fn;         /* a jc_pool_run job (chunk k runs fn(arg, k, n)) */
     void *arg;
+    int64_t items, grain;
 };
 
 struct worker_arg {
@@ -45,32 +67,55 @@ static inline void cpu_relax(void)
 #endif
 }
 
+/*
+ * Claims and runs chunks of the current job until none is left unclaimed.
+ * Returns the ticket last seen (its chunks all claimed).
+ */
+static uint64_t work(jc_pool *p, int ith)
+{
+    uint64_t t = atomic_load(&p->ticket);
+    for (;;) {
+        int64_t k = TK_NEXT(t);
+        if (k >= TK_COUNT(t))
+            return t;
+        if (!atomic_compare_exchange_weak(&p->ticket, &t, t + 1))
+            continue; /* t now holds the current ticket */
+        if (p->rfn) {
+            int64_t i0 = k * p->grain, i1 = i0 + p->grain < p->items ? i0 + p->grain : p->items;
+            p->rfn(p->arg, i0, i1, ith);
+        } else {
+            p->fn(p->arg, (int)k, p->n);
+        }
+        atomic_fetch_add_explicit(&p->done, 1, memory_order_release);
+        t = atomic_load(&p->ticket);
+    }
+}
+
 static void *worker_main(void *v)
 {
     struct worker_arg wa = *(struct worker_arg *)v;
     free(v);
     jc_pool *p = wa.p;
-    unsigned last = 0; /* gen before any job: a job published before this thread ran is still seen */
-    for (;;) {
-        unsigned g;
+    while (!atomic_load(&p->stop)) {
+        uint64_t t = work(p, wa.ith);
+        /* wait for the ticket to change: spin, then yield, then sleep */
         int spins = 0;
-        while ((g = atomic_load(&p->gen)) == last && !atomic_load(&p->stop) && spins < POOL_SPIN) {
-            cpu_relax();
+        while (atomic_load_explicit(&p->ticket, memory_order_relaxed) == t && !atomic_load(&p->stop)) {
+            if (spins < POOL_SPIN) {
+                cpu_relax();
+            } else if (spins < POOL_SPIN + POOL_YIELD) {
+                sched_yield();
+            } else {
+                pthread_mutex_lock(&p->mu);
+                atomic_fetch_add(&p->sleepers, 1);
+                while (atomic_load(&p->ticket) == t && !atomic_load(&p->stop))
+                    pthread_cond_wait(&p->cv, &p->mu);
+                atomic_fetch_sub(&p->sleepers, 1);
+                pthread_mutex_unlock(&p->mu);
+                break;
+            }
             spins++;
         }
-        if (g == last && !atomic_load(&p->stop)) {
-            pthread_mutex_lock(&p->mu);
-            atomic_fetch_add(&p->sleepers, 1);
-            while ((g = atomic_load(&p->gen)) == last && !atomic_load(&p->stop))
-                pthread_cond_wait(&p->cv, &p->mu);
-            atomic_fetch_sub(&p->sleepers, 1);
-            pthread_mutex_unlock(&p->mu);
-        }
-        if (atomic_load(&p->stop))
-            break;
-        last = g;
-        p->fn(p->arg, wa.ith, p->n);
-        atomic_fetch_sub_explicit(&p->pending, 1, memory_order_release);
     }
     return NULL;
 }
@@ -135,9 +180,9 @@ jc_pool *jc_pool_new(int n_threads, jc_err *err)
     p->n = n_threads;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
-    atomic_init(&p->gen, 0);
+    atomic_init(&p->ticket, 0);
+    atomic_init(&p->done, 0);
     atomic_init(&p->sleepers, 0);
-    atomic_init(&p->pending, 0);
     atomic_init(&p->stop, false);
     p->threads = jc_xcalloc((size_t)n_threads, sizeof *p->threads);
     for (int i = 1; i < n_threads; i++) {
@@ -177,49 +222,38 @@ int jc_pool_n_threads(const jc_pool *p)
     return p->n;
 }
 
+/* Publishes the job already stored in p as count chunks, works on it, returns when all are done. */
+static void run_job(jc_pool *p, int64_t count)
+{
+    atomic_store_explicit(&p->done, 0, memory_order_relaxed);
+    uint64_t old = atomic_load_explicit(&p->ticket, memory_order_relaxed);
+    uint64_t gen = (TK_GEN(old) + 1) & ((UINT64_C(1) << (64 - 2 * TK_BITS)) - 1);
+    atomic_store(&p->ticket, gen << (2 * TK_BITS) | (uint64_t)count << TK_BITS);
+    if (atomic_load(&p->sleepers) > 0) {
+        pthread_mutex_lock(&p->mu);
+        pthread_cond_broadcast(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+    }
+    work(p, 0);
+    int spins = 0;
+    while (atomic_load_explicit(&p->done, memory_order_acquire) < count) {
+        if (++spins < POOL_SPIN)
+            cpu_relax();
+        else
+            sched_yield(); /* a worker holding a chunk may be waiting for this CPU */
+    }
+}
+
 void jc_pool_run(jc_pool *p, jc_pool_fn fn, void *arg)
 {
     if (p->n == 1) {
         fn(arg, 0, 1);
         return;
     }
+    p->rfn = NULL;
     p->fn = fn;
     p->arg = arg;
-    atomic_store(&p->pending, p->n - 1);
-    atomic_fetch_add(&p->gen, 1);
-    if (atomic_load(&p->sleepers) > 0) {
-        pthread_mutex_lock(&p->mu);
-        pthread_cond_broadcast(&p->cv);
-        pthread_mutex_unlock(&p->mu);
-    }
-    fn(arg, 0, p->n);
-    int spins = 0;
-    while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0) {
-        if (++spins < POOL_SPIN)
-            cpu_relax();
-        else
-            sched_yield();
-    }
-}
-
-struct for_job {
-    jc_pool_range_fn fn;
-    void *arg;
-    int64_t n, grain;
-    atomic_llong next;
-};
-
-static void for_worker(void *v, int ith, int nth)
-{
-    (void)nth;
-    struct for_job *j = v;
-    for (;;) {
-        int64_t i0 = atomic_fetch_add(&j->next, j->grain);
-        if (i0 >= j->n)
-            break;
-        int64_t i1 = i0 + j->grain < j->n ? i0 + j->grain : j->n;
-        j->fn(j->arg, i0, i1, ith);
-    }
+    run_job(p, p->n);
 }
 
 void jc_pool_for(jc_pool *p, int64_t n, int64_t grain, jc_pool_range_fn fn, void *arg)
@@ -232,7 +266,12 @@ void jc_pool_for(jc_pool *p, int64_t n, int64_t grain, jc_pool_range_fn fn, void
         fn(arg, 0, n, 0);
         return;
     }
-    struct for_job j = {.fn = fn, .arg = arg, .n = n, .grain = grain};
-    atomic_init(&j.next, 0);
-    jc_pool_run(p, for_worker, &j);
+    if ((n + grain - 1) / grain > TK_MAX_CHUNKS)
+        grain = (n + TK_MAX_CHUNKS - 1) / TK_MAX_CHUNKS;
+    p->rfn = fn;
+    p->fn = NULL;
+    p->arg = arg;
+    p->items = n;
+    p->grain = grain;
+    run_job(p, (n + grain - 1) / grain);
 }
