@@ -62,7 +62,7 @@ body = json.dumps({"model": "long", "prompt": "Once", "max_tokens": 100000, "ign
 socks = []
 for i in range(6):  # 2 stream, 4 wait in the queue: all hang up
     s = socket.create_connection((u.hostname, u.port), timeout=10)
-    s.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+    s.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
     socks.append(s)
 # the two that got a slot stream (which two depends on the server's threads): wait for one
 import select

@@ -261,7 +261,7 @@ import socket, sys, urllib.parse
 u = urllib.parse.urlparse(sys.argv[1])
 s = socket.create_connection((u.hostname, u.port))
 body = b'{"model":"one","prompt":"Once","max_tokens":2000,"ignore_eos":true,"stream":true}'
-s.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+s.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
 got = b""
 while got.count(b"data: ") < 3:
     got += s.recv(4096)

@@ -135,27 +135,27 @@ TEST(errors_and_keepalive)
     int fd = connect_to(port);
     REQUIRE(fd >= 0);
     char buf[8192];
-    CHECK_EQ_INT(request(fd, "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n", buf, sizeof buf), 404);
+    CHECK_EQ_INT(request(fd, "GET /nope HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", buf, sizeof buf), 404);
     CHECKF(strstr(buf, "{\"error\":{\"message\":") && strstr(buf, "\"type\":\"invalid_request_error\""), "%s", buf);
     /* same connection again: keep-alive */
-    CHECK_EQ_INT(request(fd, "GET /echo/x HTTP/1.1\r\nHost: x\r\n\r\n", buf, sizeof buf), 405);
+    CHECK_EQ_INT(request(fd, "GET /echo/x HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", buf, sizeof buf), 405);
     CHECKF(strstr(buf, "Allow: POST") != NULL, "%s", buf);
-    CHECK_EQ_INT(request(fd, "POST /echo/a%20b HTTP/1.1\r\nHost: x\r\nContent-Length: 7\r\n\r\n{\"k\":1}", buf,
+    CHECK_EQ_INT(request(fd, "POST /echo/a%20b HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 7\r\n\r\n{\"k\":1}", buf,
                          sizeof buf),
                  200);
     CHECKF(strstr(buf, "\"body\":\"{\\\"k\\\":1}\"") && strstr(buf, "\"id\":\"a b\""), "%s", buf);
-    CHECK_EQ_INT(request(fd, "POST /echo/%zz HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", buf, sizeof buf), 400);
+    CHECK_EQ_INT(request(fd, "POST /echo/%zz HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n", buf, sizeof buf), 400);
     close(fd);
     /* over the body limit, by Content-Length: refused before the body is sent */
     fd = connect_to(port);
-    CHECK_EQ_INT(request(fd, "POST /echo/x HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n", buf, sizeof buf),
+    CHECK_EQ_INT(request(fd, "POST /echo/x HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5000\r\n\r\n", buf, sizeof buf),
                  413);
     CHECKF(strstr(buf, "request_too_large") != NULL, "%s", buf);
     close(fd);
     /* over the limit, chunked (no Content-Length): refused once it passes the limit */
     fd = connect_to(port);
     char big[1400];
-    int n = snprintf(big, sizeof big, "POST /echo/x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n4b0\r\n");
+    int n = snprintf(big, sizeof big, "POST /echo/x HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n4b0\r\n");
     memset(big + n, 'a', 1200);
     memcpy(big + n + 1200, "\r\n0\r\n\r\n", 8);
     CHECK_EQ_INT(request(fd, big, buf, sizeof buf), 413);
@@ -172,19 +172,19 @@ TEST(auth)
     int fd = connect_to(http_port(s));
     REQUIRE(fd >= 0);
     char buf[8192];
-    CHECK_EQ_INT(request(fd, "POST /echo/x HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", buf, sizeof buf), 401);
+    CHECK_EQ_INT(request(fd, "POST /echo/x HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n", buf, sizeof buf), 401);
     CHECKF(strstr(buf, "invalid_api_key") != NULL, "%s", buf);
     close(fd);
     fd = connect_to(http_port(s));
-    CHECK_EQ_INT(request(fd, "POST /echo/x HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sekreT\r\nContent-Length: 0\r\n\r\n",
+    CHECK_EQ_INT(request(fd, "POST /echo/x HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer sekreT\r\nContent-Length: 0\r\n\r\n",
                          buf, sizeof buf),
                  401);
     close(fd);
     fd = connect_to(http_port(s));
-    CHECK_EQ_INT(request(fd, "POST /echo/x HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sekret\r\nContent-Length: 0\r\n\r\n",
+    CHECK_EQ_INT(request(fd, "POST /echo/x HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer sekret\r\nContent-Length: 0\r\n\r\n",
                          buf, sizeof buf),
                  200);
-    CHECK_EQ_INT(request(fd, "GET /open HTTP/1.1\r\nHost: x\r\n\r\n", buf, sizeof buf), 200);
+    CHECK_EQ_INT(request(fd, "GET /open HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", buf, sizeof buf), 200);
     close(fd);
     http_stop(s);
 }
@@ -197,7 +197,7 @@ TEST(stream_and_hangup)
     REQUIRE(s);
     int fd = connect_to(http_port(s));
     REQUIRE(fd >= 0);
-    const char *req = "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n";
+    const char *req = "GET /stream HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
     send(fd, req, strlen(req), MSG_NOSIGNAL);
     char buf[4096];
     size_t len = 0;

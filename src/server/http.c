@@ -21,6 +21,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <strings.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -29,6 +30,7 @@ struct http_server {
     struct MHD_Daemon *d;
     http_options o;
     char *host, *api_key, *cors;
+    bool loopback; /* bound to a loopback address: Host must name one too */
     int port;
     atomic_bool stopping;
     atomic_int inflight; /* requests between their headers and MHD's completion notice */
@@ -253,6 +255,45 @@ static bool auth_exempt(const http_server *s, const char *method, const char *pa
     return false;
 }
 
+/* True for "localhost", "127.x.y.z" or "[::1]", with or without ":port". */
+static bool host_is_loopback(const char *host)
+{
+    size_t n = strcspn(host, ":");
+    if (host[0] == '[')
+        return !strncmp(host, "[::1]", 5) && (host[5] == 0 || host[5] == ':');
+    if (n == 9 && !strncasecmp(host, "localhost", 9))
+        return true;
+    if (n < 4 || strncmp(host, "127.", 4))
+        return false;
+    for (size_t i = 4; i < n; i++)
+        if (!(host[i] == '.' || (host[i] >= '0' && host[i] <= '9')))
+            return false;
+    return true;
+}
+
+/*
+ * Requests a web page in the user's browser could make on its own: a
+ * browser names the page's origin in Origin on every cross-origin request
+ * (and on same-origin POSTs). janc answers only its own page's origin
+ * ("http://" + Host) and the --cors origin, so another site cannot drive the
+ * API. On a loopback bind the Host header must name a loopback host too,
+ * which stops DNS rebinding. Returns the offending header's name, or NULL.
+ */
+static const char *foreign_request(const http_server *s, struct MHD_Connection *conn)
+{
+    const char *host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+    if (s->loopback && host && !host_is_loopback(host))
+        return "Host";
+    const char *origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin");
+    if (!origin)
+        return NULL;
+    if (s->cors && (!strcmp(s->cors, "*") || !strcmp(origin, s->cors)))
+        return NULL;
+    if (host && !strncmp(origin, "http://", 7) && !strcasecmp(origin + 7, host))
+        return NULL;
+    return "Origin";
+}
+
 /* Constant-time comparison of the Authorization header with "Bearer KEY". */
 static bool auth_ok(const http_server *s, const char *hdr)
 {
@@ -337,6 +378,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->peer.fd = ci ? ci->connect_fd : -1;
         r->peer.srv = s;
         *con_cls = r;
+        const char *foreign = foreign_request(s, conn);
+        if (foreign) {
+            http_reply_error(r, 403, NULL, "forbidden_origin",
+                             "requests from another site are refused (%s header); use --cors ORIGIN to allow one",
+                             foreign);
+            return MHD_YES;
+        }
         if (s->api_key && !auth_exempt(s, r->method, r->path) &&
             !auth_ok(s, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION))) {
             http_reply_error(r, 401, NULL, "invalid_api_key",
@@ -423,6 +471,7 @@ http_server *http_start(const http_options *o, jc_err *err)
     if (!s->o.max_conns)
         s->o.max_conns = 256;
     s->host = jc_xstrdup(o->host && *o->host ? o->host : "127.0.0.1");
+    s->loopback = host_is_loopback(s->host) || !strcmp(s->host, "::1");
     s->api_key = o->api_key && *o->api_key ? jc_xstrdup(o->api_key) : NULL;
     s->cors = o->cors_origin && *o->cors_origin ? jc_xstrdup(o->cors_origin) : NULL;
     atomic_init(&s->stopping, false);

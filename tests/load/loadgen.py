@@ -254,7 +254,7 @@ def mode_slots(a):
         for i in range(a.slots):
             s = socket.create_connection((u.hostname, u.port), timeout=a.wait)
             t0 = time.monotonic()
-            s.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            s.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                       b"Content-Length: %d\r\n\r\n" % len(body) + body)
             got = b""
             try:
@@ -279,7 +279,7 @@ def mode_slots(a):
         # one stream more than the slots must wait: no first token within --wait s
         if a.extra and ok:
             s = socket.create_connection((u.hostname, u.port), timeout=a.wait)
-            s.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            s.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                       b"Content-Length: %d\r\n\r\n" % len(body) + body)
             socks.append(s)
             got, t0 = b"", time.monotonic()

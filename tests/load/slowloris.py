@@ -40,7 +40,7 @@ def main():
     for _ in range(a.conns):
         try:
             s = socket.create_connection((u.hostname, u.port), timeout=2)
-            s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
             s.setblocking(False)
             socks.append(s)
         except OSError:
@@ -68,7 +68,7 @@ def main():
     th = threading.Thread(target=drip)
     th.start()
     probes, fails = [], []
-    req = ("GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % a.probe).encode()
+    req = ("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n" % a.probe).encode()
     while time.monotonic() - t0 < a.seconds:
         t1 = time.monotonic()
         try:
