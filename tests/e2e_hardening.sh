@@ -282,11 +282,15 @@ hostport=${url#http://}
 code=$(curl -s -o /dev/null -w '%{http_code}' "$url/v1/models" -H "Origin: http://$hostport")
 check "the page's own origin is served (200, got $code)" '[ "$code" = 200 ]'
 [ -d "$data/models/csrf" ] && rm -rf "$data/models/csrf"
-# KNOWN BUGS (reported, not run here: the first fills the disk, the second hangs the server):
-#   POST /v1/models {"source_url":"file:///dev/zero"} downloads until the disk is full;
-#   POST /v1/models {"source_url":"file:///FIFO"} blocks its download thread for good, and
-#   DELETE /v1/models/ID/download and SIGTERM then never return. Both should be a 400 at once,
-#   as POST /v1/models/import answers for /dev/zero and a FIFO (checked above).
+# file:// downloads of a device or a FIFO are refused at once (a device would fill the disk,
+# a FIFO would block the download thread), as import refuses them.
+mkfifo "$tmp/dl.fifo"
+code=$(curl -s --max-time 5 -o "$tmp/body" -w '%{http_code}' "$url/v1/models" -H 'Content-Type: application/json' \
+       -d '{"source_url":"file:///dev/zero","id":"zero"}')
+check "a download of file:///dev/zero is refused (400, got $code)" '[ "$code" = 400 ] && [ ! -e "$data/models/zero" ]'
+code=$(curl -s --max-time 5 -o "$tmp/body" -w '%{http_code}' "$url/v1/models" -H 'Content-Type: application/json' \
+       -d "{\"source_url\":\"file://$tmp/dl.fifo\",\"id\":\"fifo\"}")
+check "a download of a FIFO is refused (400, got $code)" '[ "$code" = 400 ] && [ ! -e "$data/models/fifo" ]'
 
 # ---- slow clients --------------------------------------------------------------------------
 python3 "$loaddir/slowloris.py" "$url" --conns 32 --seconds 10 --interval 1 >"$tmp/slow.json"

@@ -13,6 +13,7 @@
  * filled in as import does. Cancel (or rm) removes the .part; a failure
  * keeps it (except a hash mismatch or a complete file that is not a GGUF).
  */
+#include <ctype.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -708,6 +709,38 @@ char *store_url_normalize(const char *u)
     return jc_xstrdup(u);
 }
 
+/*
+ * A file:// URL must name a regular file (or nothing yet: the download then
+ * fails like a 404): a device such as /dev/zero would fill the disk and a
+ * FIFO would block the download for good. 0, or -1 with err set.
+ */
+static int file_url_ok(const char *url, jc_err *err)
+{
+    if (strncasecmp(url, "file://", 7))
+        return 0;
+    const char *p = url + 7;
+    if (!strncasecmp(p, "localhost/", 10))
+        p += 9;
+    char *path = jc_xstrdup(p);
+    size_t j = 0;
+    for (size_t i = 0; path[i]; i++) { /* percent-decoding, as curl does */
+        if (path[i] == '%' && isxdigit((unsigned char)path[i + 1]) && isxdigit((unsigned char)path[i + 2])) {
+            char hex[3] = {path[i + 1], path[i + 2], 0};
+            path[j++] = (char)strtol(hex, NULL, 16);
+            i += 2;
+        } else {
+            path[j++] = path[i];
+        }
+    }
+    path[j] = 0;
+    struct stat st;
+    int rc = 0;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+        rc = jc_errf(err, "'%s' is not a regular file", url);
+    free(path);
+    return rc;
+}
+
 /* The file name a URL downloads to: its last path component, made safe, ending in .gguf. */
 static char *url_file_name(const char *url)
 {
@@ -780,6 +813,10 @@ int store_pull(store *s, const char *url_or_id, const char *id_or_null, char **n
             rc = STORE_EINVAL;
             goto out;
         }
+        if (file_url_ok(url, err) < 0) {
+            rc = STORE_EINVAL;
+            goto out;
+        }
         file = url_file_name(url);
         id = id_or_null ? jc_xstrdup(id_or_null) : store_id_from_name(file);
     } else {
@@ -817,6 +854,10 @@ int store_pull(store *s, const char *url_or_id, const char *id_or_null, char **n
         }
         free(url);
         url = norm;
+        if (file_url_ok(url, err) < 0) {
+            rc = STORE_EINVAL;
+            goto out;
+        }
         free(file);
         file = m->main_file ? jc_xstrdup(m->main_file) : url_file_name(url);
         json_t *md = json_object_get(m->obj, "metadata");
