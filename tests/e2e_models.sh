@@ -101,5 +101,13 @@ check "rm ../data is refused" "[ $? = 1 ] && [ -d '$D' ]"
 JAN_DATA_FOLDER="$D" "$JANC" models list --json >"$T/l3.json"
 check "JAN_DATA_FOLDER is the data folder" "[ \"\$(j 'len(d[\"data\"]) > 3' <'$T/l3.json')\" = True ]"
 
+# a staging folder left by a killed import is removed at the next start; a live one is kept
+mkdir -p "$D/models/.import-999999999-1" "$D/models/.import-$$-1"
+head -c 4096 /dev/zero >"$D/models/.import-999999999-1/partial.gguf"
+"$JANC" --data-dir "$D" models list >/dev/null 2>&1
+check "a dead import's staging folder is removed, a live one kept" \
+  "[ ! -e '$D/models/.import-999999999-1' ] && [ -d '$D/models/.import-$$-1' ]"
+rmdir "$D/models/.import-$$-1"
+
 echo "e2e_models: $fails failed"
 [ "$fails" = 0 ]

@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
@@ -589,6 +590,24 @@ void store_put_loose_locked(store *s, const char *name, const char *why)
 
 /* ---- opening and scanning ------------------------------------------------------------ */
 
+/*
+ * A staging folder models/.import-PID-N that an import killed midway left
+ * behind (its process is gone) holds a partial copy: remove it.
+ */
+static void remove_stale_stage(store *s, const char *name)
+{
+    long pid = strtol(name + 8, NULL, 10);
+    if (pid <= 0 || pid > INT32_MAX)
+        return;
+    if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+        return; /* a live import (or one we cannot tell): leave it */
+    char *path = jc_path_join(s->models_dir, name);
+    jc_err err = {0};
+    if (store_rmtree(path, &err) == 0)
+        jc_info("removed %s, left by an import that did not finish", path);
+    free(path);
+}
+
 static int scan(store *s)
 {
     DIR *d = opendir(s->models_dir);
@@ -598,6 +617,8 @@ static int scan(store *s)
     size_t nf = 0, capf = 0, nd = 0, capd = 0;
     struct dirent *e;
     while ((e = readdir(d))) {
+        if (!strncmp(e->d_name, ".import-", 8) && e->d_type == DT_DIR)
+            remove_stale_stage(s, e->d_name);
         if (e->d_name[0] == '.')
             continue;
         struct stat st;
