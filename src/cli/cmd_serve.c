@@ -91,6 +91,10 @@ int cmd_serve(const cmd_ctx *ctx, int argc, char **argv)
         return cli_fail("serve: %s", err.msg);
     const char *host = api_host(a);
     bool v6 = strchr(host, ':') != NULL;
+    bool loopback = !strcmp(host, "localhost") || !strncmp(host, "127.", 4) || !strcmp(host, "::1");
+    if (!loopback && !o.api_key)
+        jc_warn("listening on %s without an API key: anyone who can reach this address can use and delete "
+                "your models (set --api-key or $JANC_API_KEY)", host);
     printf("janc: listening on http://%s%s%s:%d\n", v6 ? "[" : "", host, v6 ? "]" : "", api_port(a));
     fflush(stdout);
 
