@@ -11,11 +11,15 @@
  *     each 4-row × up-to-4-token tile runs integer dot products on it;
  *     1-2 tokens (decode): each row's blocks are decoded into registers and
  *     used at once, prefetching the next row tile;
- *   - K-quants: vpmaddubsw + vpdpwssd (the 16-bit products are multiplied
- *     by the sub-block scales and summed into 32 bits in one instruction),
- *     then one float multiply-add per super-block and output;
+ *   - K-quants, prompts: vpdpbusd per 64 weights, two chunks' 32-bit sums
+ *     packed to 16 bits (exact) and one vpmaddwd/vpdpwssd applying the
+ *     sub-block scales, one float multiply-add per super-block and output,
+ *     the offset term in a second pass (see ktile); decode: vpmaddubsw +
+ *     vpdpwssd;
  *   - 32-element types: four blocks per step ("quads", see qdec), two
- *     vpdpbusd and one float multiply-add per 128 weights and output;
+ *     vpdpbusd and one float multiply-add per 128 weights and output; for
+ *     prompts the activations of 16 tokens are prepared once per chunk and
+ *     shared by every row tile (qtile_p);
  *   - unsigned levels are the format's levels plus an offset (Q4_0: +8,
  *     Q8_0/IQ4: +128, Q6_K: +32, ...); the offset times the activation sums
  *     (from Q8_K's bsums, or computed per block for Q8_0) is subtracted.
