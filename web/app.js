@@ -260,8 +260,11 @@ async function saveEditor(ev) {
       else if (i.dataset.kind === 'number') { v = Number(i.value); if (i.value === '' || !isFinite(v)) throw new Error(`${i.dataset.key} must be a number`); }
       else if (i.dataset.kind === 'json') v = JSON.parse(i.value);
       else v = i.value;
-      patch[i.dataset.group][i.dataset.key] = v;
+      const old = (editing[i.dataset.group] || {})[i.dataset.key];
+      if (JSON.stringify(v) !== JSON.stringify(old)) patch[i.dataset.group][i.dataset.key] = v; // only what changed
     }
+    for (const g of ['settings', 'parameters']) if (!Object.keys(patch[g]).length) delete patch[g];
+    if (!Object.keys(patch).length) { $('edit-dialog').close(); return; }
     let r = await api(modelURL(editing.id), { method: 'PATCH', body: patch });
     if (r.status === 404 || r.status === 405) r = await api(modelURL(editing.id), { method: 'POST', body: patch });
     if (!r.ok) throw new Error(await errorText(r));

@@ -268,8 +268,11 @@ const web_file web_files[] = {
     "      else if (i.dataset.kind === 'number') { v = Number(i.value); if (i.value === '' || !isFinite(v)) throw new Error(`${i.dataset.key} must be a number`); }\n"
     "      else if (i.dataset.kind === 'json') v = JSON.parse(i.value);\n"
     "      else v = i.value;\n"
-    "      patch[i.dataset.group][i.dataset.key] = v;\n"
+    "      const old = (editing[i.dataset.group] || {})[i.dataset.key];\n"
+    "      if (JSON.stringify(v) !== JSON.stringify(old)) patch[i.dataset.group][i.dataset.key] = v; // only what changed\n"
     "    }\n"
+    "    for (const g of ['settings', 'parameters']) if (!Object.keys(patch[g]).length) delete patch[g];\n"
+    "    if (!Object.keys(patch).length) { $('edit-dialog').close(); return; }\n"
     "    let r = await api(modelURL(editing.id), { method: 'PATCH', body: patch });\n"
     "    if (r.status === 404 || r.status === 405) r = await api(modelURL(editing.id), { method: 'POST', body: patch });\n"
     "    if (!r.ok) throw new Error(await errorText(r));\n"
@@ -628,7 +631,7 @@ const web_file web_files[] = {
     "wire();\n"
     "renderAll();\n"
     "pollModels();\n",
-    23223},
+    23532},
 {"index.html", "text/html; charset=utf-8",
     "<!doctype html>\n"
     "<!--\n"
