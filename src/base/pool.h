@@ -1,12 +1,14 @@
 /*
  * pool.h — a fixed thread pool for the engine's data-parallel loops.
  *
- * jc_pool_new(n) starts n-1 workers; the calling thread is worker 0 of every
- * job. jc_pool_run(fn) runs fn(arg, ith, nth) once on each of the nth
- * threads and returns when all have finished (a barrier). jc_pool_for
- * splits [0, n) into chunks handed out from an atomic counter, which keeps
- * cores busy when the machine is shared. Workers spin briefly after a job,
- * then sleep on a condition variable. A job allocates nothing.
+ * jc_pool_new(n) starts n-1 workers; the calling thread is thread 0 and
+ * works on every job. A job is a number of chunks that the threads claim
+ * from one atomic counter; it ends when every chunk is done, so a worker
+ * that is asleep or descheduled (a shared machine) holds up nothing but the
+ * chunk it already claimed. jc_pool_for splits [0, n) into such chunks;
+ * jc_pool_run(fn) is nth chunks, fn(arg, i, nth) for each i. Idle workers
+ * spin for about a millisecond, then sched_yield, then sleep on a condition
+ * variable. A job allocates nothing.
  *
  * One pool is driven by one thread at a time (its owner, e.g. an llm_ctx);
  * different pools are independent. No global state.
@@ -18,9 +20,9 @@
 
 typedef struct jc_pool jc_pool;
 
-/* fn of jc_pool_run: ith in [0, nth). */
+/* fn of jc_pool_run: ith in [0, nth), each once per run, not necessarily on thread ith. */
 typedef void (*jc_pool_fn)(void *arg, int ith, int nth);
-/* fn of jc_pool_for: the half-open range [i0, i1), run by thread ith. */
+/* fn of jc_pool_for: the half-open range [i0, i1), run by thread ith (one range at a time per ith). */
 typedef void (*jc_pool_range_fn)(void *arg, int64_t i0, int64_t i1, int ith);
 
 /*
@@ -33,7 +35,7 @@ jc_pool *jc_pool_new(int n_threads, jc_err *err);
 void jc_pool_free(jc_pool *p);
 int jc_pool_n_threads(const jc_pool *p);
 
-/* Runs fn(arg, ith, nth) on every thread of the pool; returns when all are done. */
+/* Runs fn(arg, i, nth) for every i in [0, nth) on the pool's threads; returns when all are done. */
 void jc_pool_run(jc_pool *p, jc_pool_fn fn, void *arg);
 
 /*

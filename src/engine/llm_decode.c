@@ -29,6 +29,8 @@
 enum { MAX_SEQ = 4096, MAX_BATCH = 1 << 16, MAX_CTX_POS = 1 << 22 };
 /* Default multiply-adds below which a step runs on the calling thread alone. */
 enum { SERIAL_WORK = 1 << 17 };
+/* Bytes of weights per chunk of a one-token matrix product, about. */
+enum { DECODE_CHUNK = 256 << 10 };
 
 struct llm_ctx {
     llm_model *m;
@@ -305,6 +307,10 @@ static void matmul(llm_ctx *c, const float *x, size_t x_stride, int64_t ntok, mm
         for (int k = i; k < j; k++) {
             int64_t rows = items[k].w->ne1;
             int64_t g = (rows + c->nth * 8 - 1) / (c->nth * 8);
+            /* one token: chunks of at most about DECODE_CHUNK bytes of weights, so the
+             * threads finish together (the output matrix would be 8 chunks of megabytes) */
+            if (ntok == 1)
+                g = JC_MIN(g, (DECODE_CHUNK + (int64_t)items[k].w->row_bytes - 1) / (int64_t)items[k].w->row_bytes);
             g = JC_MAX(g, 16);
             g = (g + 15) / 16 * 16;
             items[k].grain = g;
