@@ -38,15 +38,17 @@ done
 
 bw_json=$("$build/bench_base_bandwidth" -t "$threads" -r 7 --json)
 echo "bandwidth: $bw_json"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
 results=()
 for t in "${types[@]}"; do
   f="$out/tinyllama-$t.gguf"
   echo "bench $t"
-  r=$("$build/janc" bench "$f" -p 512 -n 128 -t "$threads" -r "$reps" --json)
-  w=$("$build/janc" inspect "$f" --json)
-  results+=("$(python3 - "$t" "$r" "$w" <<'PY'
+  "$build/janc" bench "$f" -p 512 -n 128 -t "$threads" -r "$reps" --json >"$tmp/bench.json"
+  "$build/janc" inspect "$f" --json >"$tmp/inspect.json"
+  results+=("$(python3 - "$t" "$tmp/bench.json" "$tmp/inspect.json" <<'PY'
 import json, sys
-t, bench, insp = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
+t, bench, insp = sys.argv[1], json.load(open(sys.argv[2])), json.load(open(sys.argv[3]))
 # bytes per block and elements per block of the ggml types in these files
 BLK = {"F32": (1, 4), "F16": (1, 2), "BF16": (1, 2), "Q4_0": (32, 18), "Q4_1": (32, 20), "Q5_0": (32, 22),
        "Q5_1": (32, 24), "Q8_0": (32, 34), "Q2_K": (256, 84), "Q3_K": (256, 110), "Q4_K": (256, 144),
