@@ -60,57 +60,90 @@ out:
     return buf;
 }
 
-int jc_write_atomic(const char *path, const void *data, size_t len, int mode, jc_err *err)
+int jc_atomic_begin(jc_atomic *a, const char *path, int mode, jc_err *err)
 {
-    int rc = -1, fd = -1;
-    char *tmp = jc_xasprintf("%s.tmp.%ld", path, (long)getpid());
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-    if (fd < 0) {
-        jc_errf(err, "%s: %s", tmp, strerror(errno));
-        goto out;
+    a->path = jc_xstrdup(path);
+    a->tmp = jc_xasprintf("%s.tmp.XXXXXX", path);
+    a->fd = mkstemp(a->tmp);
+    if (a->fd < 0) {
+        jc_errf(err, "%s: cannot create a temporary file beside it: %s", path, strerror(errno));
+        free(a->tmp);
+        free(a->path);
+        a->tmp = a->path = NULL;
+        return -1;
     }
-    const char *p = data;
-    size_t left = len;
-    while (left) {
-        ssize_t n = write(fd, p, left);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            jc_errf(err, "%s: write: %s", tmp, strerror(errno));
-            goto out;
-        }
-        p += n;
-        left -= (size_t)n;
+    if (fchmod(a->fd, (mode_t)mode) < 0) {
+        jc_errf(err, "%s: chmod: %s", a->tmp, strerror(errno));
+        jc_atomic_abort(a);
+        return -1;
     }
-    if (fsync(fd) < 0) {
-        jc_errf(err, "%s: fsync: %s", tmp, strerror(errno));
-        goto out;
+    return 0;
+}
+
+void jc_atomic_abort(jc_atomic *a)
+{
+    if (a->fd >= 0)
+        close(a->fd);
+    if (a->tmp)
+        unlink(a->tmp);
+    free(a->tmp);
+    free(a->path);
+    a->fd = -1;
+    a->tmp = a->path = NULL;
+}
+
+int jc_atomic_commit(jc_atomic *a, jc_err *err)
+{
+    if (fsync(a->fd) < 0) {
+        jc_errf(err, "%s: fsync: %s", a->tmp, strerror(errno));
+        goto fail;
     }
+    int fd = a->fd;
+    a->fd = -1;
     if (close(fd) < 0) {
-        fd = -1;
-        jc_errf(err, "%s: close: %s", tmp, strerror(errno));
-        goto out;
+        jc_errf(err, "%s: close: %s", a->tmp, strerror(errno));
+        goto fail;
     }
-    fd = -1;
-    if (rename(tmp, path) < 0) {
-        jc_errf(err, "%s: rename: %s", path, strerror(errno));
-        goto out;
+    if (rename(a->tmp, a->path) < 0) {
+        jc_errf(err, "%s: rename: %s", a->path, strerror(errno));
+        goto fail;
     }
-    char *dir = jc_xstrdup(path);
+    char *dir = jc_xstrdup(a->path);
     int dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd >= 0) {
         fsync(dfd);
         close(dfd);
     }
     free(dir);
-    rc = 0;
-out:
-    if (fd >= 0)
-        close(fd);
-    if (rc)
-        unlink(tmp);
-    free(tmp);
-    return rc;
+    free(a->tmp);
+    free(a->path);
+    a->tmp = a->path = NULL;
+    return 0;
+fail:
+    jc_atomic_abort(a);
+    return -1;
+}
+
+int jc_write_atomic(const char *path, const void *data, size_t len, int mode, jc_err *err)
+{
+    jc_atomic a;
+    if (jc_atomic_begin(&a, path, mode, err))
+        return -1;
+    const char *p = data;
+    size_t left = len;
+    while (left) {
+        ssize_t n = write(a.fd, p, left);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            jc_errf(err, "%s: write: %s", a.tmp, strerror(errno));
+            jc_atomic_abort(&a);
+            return -1;
+        }
+        p += n;
+        left -= (size_t)n;
+    }
+    return jc_atomic_commit(&a, err);
 }
 
 int jc_mkdir_p(const char *path, int mode, jc_err *err)

@@ -20,6 +20,22 @@ char *jc_read_file(const char *path, size_t max, size_t *len, jc_err *err);
  */
 int jc_write_atomic(const char *path, const void *data, size_t len, int mode, jc_err *err);
 
+/*
+ * The same, for a file written piece by piece: jc_atomic_begin creates a
+ * unique temporary file beside path (mode for the new file) and gives its
+ * fd; jc_atomic_commit fsyncs, closes and renames it over path, then fsyncs
+ * the folder; jc_atomic_abort closes and removes it. Commit and abort free
+ * what begin allocated, whatever happens.
+ */
+typedef struct jc_atomic {
+    int fd;
+    char *tmp, *path;
+} jc_atomic;
+
+int jc_atomic_begin(jc_atomic *a, const char *path, int mode, jc_err *err);
+int jc_atomic_commit(jc_atomic *a, jc_err *err);
+void jc_atomic_abort(jc_atomic *a);
+
 /* mkdir -p with the given mode for created folders. */
 int jc_mkdir_p(const char *path, int mode, jc_err *err);
 

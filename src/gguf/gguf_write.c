@@ -21,7 +21,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -485,59 +484,29 @@ static int pwrite_all(int fd, const void *p, uint64_t n, uint64_t off, const cha
 
 int gguf_writer_write(gguf_writer *w, const char *path, jc_err *err)
 {
-    int rc = -1, fd = -1;
-    bool created = false;
     jc_buf b = {0};
     uint64_t total;
-    char *tmp = jc_xasprintf("%s.tmp.XXXXXX", path);
-    if (build_header(w, &b, &total, err)) {
-        free(tmp);
+    jc_atomic a;
+    if (build_header(w, &b, &total, err))
+        return -1;
+    if (jc_atomic_begin(&a, path, 0644, err)) {
+        jc_buf_free(&b);
         return -1;
     }
-    fd = mkstemp(tmp);
-    if (fd < 0) {
-        jc_errf(err, "%s: cannot create a temporary file beside it: %s", path, strerror(errno));
-        goto out;
-    }
-    created = true;
-    if (fchmod(fd, 0644) < 0) {
-        jc_errf(err, "%s: chmod: %s", tmp, strerror(errno));
-        goto out;
-    }
-    if (pwrite_all(fd, b.data, b.len, 0, tmp, err))
-        goto out;
+    if (pwrite_all(a.fd, b.data, b.len, 0, a.tmp, err))
+        goto fail;
     for (size_t i = 0; i < w->n_t; i++)
-        if (w->t[i].data && pwrite_all(fd, w->t[i].data, w->t[i].size, b.len + w->t[i].offset, tmp, err))
-            goto out;
+        if (w->t[i].data && pwrite_all(a.fd, w->t[i].data, w->t[i].size, b.len + w->t[i].offset, a.tmp, err))
+            goto fail;
     /* zeros (padding, NULL data) are holes; ftruncate sets the final size */
-    if (ftruncate(fd, (off_t)total) < 0 || fsync(fd) < 0) {
-        jc_errf(err, "%s: %s", tmp, strerror(errno));
-        goto out;
+    if (ftruncate(a.fd, (off_t)total) < 0) {
+        jc_errf(err, "%s: %s", a.tmp, strerror(errno));
+        goto fail;
     }
-    int cfd = fd;
-    fd = -1;
-    if (close(cfd) < 0) {
-        jc_errf(err, "%s: close: %s", tmp, strerror(errno));
-        goto out;
-    }
-    if (rename(tmp, path) < 0) {
-        jc_errf(err, "%s: rename: %s", path, strerror(errno));
-        goto out;
-    }
-    char *dir = jc_xstrdup(path);
-    int dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
-    free(dir);
-    rc = 0;
-out:
-    if (fd >= 0)
-        close(fd);
-    if (rc && created)
-        unlink(tmp);
-    free(tmp);
     jc_buf_free(&b);
-    return rc;
+    return jc_atomic_commit(&a, err);
+fail:
+    jc_atomic_abort(&a);
+    jc_buf_free(&b);
+    return -1;
 }
