@@ -45,6 +45,18 @@ static int reply_model(api_server *a, http_req *r, const char *id, unsigned stat
     return http_reply_json(r, status, m);
 }
 
+/* True if the store has model id; otherwise replies 404 and returns false. */
+static bool model_exists(api_server *a, http_req *r, const char *id)
+{
+    json_t *m = store_get_json(a->st, id);
+    if (!m) {
+        http_reply_error(r, 404, "model", "model_not_found", "model '%s' not found", id);
+        return false;
+    }
+    json_decref(m);
+    return true;
+}
+
 int api_models_list(void *app, http_req *r)
 {
     api_server *a = app;
@@ -67,10 +79,8 @@ int api_models_delete(void *app, http_req *r)
     const char *id = api_path_id(r);
     if (!id)
         return 0;
-    json_t *m = store_get_json(a->st, id);
-    if (!m)
-        return http_reply_error(r, 404, "model", "model_not_found", "model '%s' not found", id);
-    json_decref(m);
+    if (!model_exists(a, r, id))
+        return 0;
     runner_stop(a->run, id);
     jc_err err = {{0}};
     int rc = store_delete(a->st, id, &err);
@@ -172,10 +182,8 @@ int api_models_stop(void *app, http_req *r)
     const char *id = api_path_id(r);
     if (!id)
         return 0;
-    json_t *m = store_get_json(a->st, id);
-    if (!m)
-        return http_reply_error(r, 404, "model", "model_not_found", "model '%s' not found", id);
-    json_decref(m);
+    if (!model_exists(a, r, id))
+        return 0;
     runner_stop(a->run, id);
     return reply_model(a, r, id, 200);
 }
