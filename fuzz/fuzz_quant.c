@@ -10,6 +10,7 @@
 #include "quant/quant.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,35 @@ static const uint32_t types[] = {
     GGML_TYPE_Q4_1, GGML_TYPE_Q5_0, GGML_TYPE_Q5_1, GGML_TYPE_Q2_K,   GGML_TYPE_Q3_K,
     GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K, GGML_TYPE_IQ4_NL, GGML_TYPE_IQ4_XS,
 };
+
+/*
+ * Types whose blocks carry a min (w = d*s*q - dmin*m): where the min of each
+ * block's f16 dmin sits. The kernels sum the two terms apart, so their
+ * rounding follows the terms, not the (maybe cancelled) weights: the
+ * tolerance below also dequantizes the row with dmin negated, which gives
+ * d*s*q + dmin*m, and |a| + |b| <= |a - b| + |a + b| bounds both terms.
+ */
+static const struct { uint32_t type; uint32_t block, dmin_at; } with_min[] = {
+    {GGML_TYPE_Q4_1, 20, 2}, {GGML_TYPE_Q5_1, 24, 2}, {GGML_TYPE_Q2_K, 84, 82},
+    {GGML_TYPE_Q4_K, 144, 2}, {GGML_TYPE_Q5_K, 176, 2},
+};
+
+/* Dequantizes row (wrb bytes) with every block's dmin negated into out; false if type has no min. */
+static bool dequant_min_flipped(uint32_t type, const uint8_t *row, size_t wrb, int64_t n, float *out)
+{
+    for (size_t k = 0; k < sizeof with_min / sizeof with_min[0]; k++) {
+        if (with_min[k].type != type)
+            continue;
+        uint8_t *c = malloc(wrb);
+        memcpy(c, row, wrb);
+        for (size_t b = 0; b + with_min[k].block <= wrb; b += with_min[k].block)
+            c[b + with_min[k].dmin_at + 1] ^= 0x80; /* the f16's sign bit */
+        q_dequant_row(type, c, out, n);
+        free(c);
+        return true;
+    }
+    return false;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -73,11 +103,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 double mag = 0;
                 const int64_t r = i % rows, t = i / rows;
                 float *wd = malloc(sizeof(float) * (size_t)n), *xd = malloc(sizeof(float) * (size_t)n);
+                float *wf = malloc(sizeof(float) * (size_t)n);
                 q_dequant_row(type, W + (size_t)r * wrb, wd, n);
                 q_dequant_row(q_act_type(type), X + (size_t)t * arb, xd, n);
+                bool has_min = dequant_min_flipped(type, W + (size_t)r * wrb, wrb, n, wf);
                 for (int64_t k = 0; k < n; k++)
-                    mag += fabs((double)wd[k] * xd[k]);
+                    mag += (fabs((double)wd[k]) + (has_min ? fabs((double)wf[k]) : 0)) * fabs((double)xd[k]);
                 free(wd);
+                free(wf);
                 free(xd);
                 if (isfinite(mag) && mag < 1e30 && fabs((double)ref[i] - got[i]) > 1e-4 * mag + 1e-3)
                     abort();
