@@ -39,7 +39,7 @@ if cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DJANC_FU
   for f in build-fuzz/fuzz_*; do
     [ -x "$f" ] || continue
     name=$(basename "$f")
-    if scripts/fuzz.sh "$name" 10 >build-fuzz/"$name".log 2>&1; then
+    if FUZZ_SEED=1 scripts/fuzz.sh "$name" 10 >build-fuzz/"$name".log 2>&1; then
       echo "fuzz $name: ok"; total_pass=$((total_pass + 1))
     else
       echo "fuzz $name: FAILED"; tail -30 build-fuzz/"$name".log; total_fail=$((total_fail + 1))

@@ -3,6 +3,8 @@
 #   scripts/fuzz.sh fuzz_gguf 600
 # Builds build-fuzz/ with clang first if needed. New inputs go to a scratch
 # corpus under build-fuzz/, so fuzz/ only holds the committed seeds.
+# FUZZ_SEED=N fixes libFuzzer's random seed (test.sh uses 1, so a run of the
+# suite explores the same inputs each time; 0 or unset picks one at random).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 name=${1:?usage: scripts/fuzz.sh fuzz_NAME [SECONDS]}
@@ -18,5 +20,5 @@ args=()
 [ -d "$seeds" ] && args+=("$seeds")
 dict=fuzz/${name#fuzz_}.dict
 [ -f "$dict" ] && set -- "-dict=$dict" && extra=("$@") || extra=()
-exec build-fuzz/"$name" -max_total_time="$secs" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
+exec build-fuzz/"$name" -seed="${FUZZ_SEED:-0}" -max_total_time="$secs" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
      "${extra[@]}" "$work" "${args[@]}"
