@@ -241,10 +241,8 @@ int api_models_download(void *app, http_req *r)
     const char *id = api_path_id(r);
     if (!id)
         return 0;
-    json_t *m = store_get_json(a->st, id);
-    if (!m)
-        return http_reply_error(r, 404, "model", "model_not_found", "model '%s' not found", id);
-    json_decref(m);
+    if (!model_exists(a, r, id))
+        return 0;
     jc_err err = {{0}};
     int rc = store_pull(a->st, id, NULL, NULL, &err);
     if (rc < 0)
