@@ -400,7 +400,7 @@ static void gemm_case(uint32_t t, int64_t rows, int64_t n, int64_t ntok, const c
     free(W), free(X), free(tmp), free(wd), free(xd), free(ref), free(mag), free(out);
 }
 
-/* Every path agrees with the reference: decode (ntok 1), small and odd batches, odd row counts. */
+/* Every path agrees with the reference: decode (ntok 1-2), small and odd batches, odd row counts. */
 TEST(gemm_all_paths)
 {
     static const int64_t ntoks[] = {1, 3, 8, 17};
@@ -412,6 +412,9 @@ TEST(gemm_all_paths)
         gemm_case(t, 5, blk, 2, "n = one block");
         gemm_case(t, 32, blk * 2, 9, "rows multiple of tiles");
         gemm_case(t, 1, blk * 5, 1, "one row");
+        /* decode kernels: whole quads of blocks, then a partial one */
+        gemm_case(t, 9, blk * 14, 1, "decode, 14 blocks");
+        gemm_case(t, 9, blk * 14, 2, "decode, 2 tokens, 14 blocks");
         gemm_case(t, 37, 768, 5, "FFN-sized row"); /* 24 blocks: several quads */
         gemm_case(t, 6, 4608, 5, "row longer than a decode chunk"); /* 18 super-blocks, 36 quads */
     }

@@ -4,7 +4,8 @@
  * by a target attribute (the build has no -march), and only runs when
  * q_gemm.c chose this path from cpuid.
  *
- * Structure, for every weight type:
+ * The path needs AVX-512 F/BW/VL/DQ/VNNI/VBMI (Ice Lake, Zen 4 and later;
+ * Skylake-X runs the AVX2 path). Structure, for every weight type:
  *   - more than 2 tokens: weights are decoded a tile of 4 rows × a chunk of
  *     blocks at a time into a stack buffer of unsigned 8-bit levels plus
  *     scales (once per row and block, whatever the number of tokens), then
@@ -30,7 +31,7 @@
 
 #include <immintrin.h>
 
-#define Q512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx512dq,avx2,fma,f16c")))
+#define Q512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx512dq,avx512vbmi,avx2,fma,f16c")))
 
 /*
  * Release builds inline and unroll the tile code into one specialised copy
@@ -819,6 +820,116 @@ Q512I __m512 qdot(const qdec *k, const qx *x, int sh, __m512 acc)
     return acc;
 }
 
+/*
+ * Full quads in decode. Four consecutive blocks are 72-136 contiguous bytes:
+ * they are loaded as whole vectors, one byte permute (VBMI) picks out the
+ * levels in qdecode's order and one word permute the four scales, each
+ * repeated for its block's four lanes. This replaces qdecode/qprep's
+ * block-by-block loads and scalar packing of the scales, which made the
+ * one-token kernels compute-bound; those still serve a row's partial last
+ * quad and the prompt kernels. Types: those with fq_type().
+ */
+typedef struct {
+    __m512i lo, hi; /* byte indices of the levels: lo into (p, p+64); hi too, or into (p+8, p+72) for Q8_0 */
+    __m512i d, m;   /* word indices of the scales and mins (low 16 words used) */
+} fq_ix;
+
+static inline bool fq_type(uint32_t type)
+{
+    return type == GGML_TYPE_Q8_0 || type == GGML_TYPE_Q4_0 || type == GGML_TYPE_IQ4_NL || type == GGML_TYPE_Q4_1;
+}
+
+/* Byte i of the result is byte off + bsz * (i / 16) + i % 16 of a quad of blocks of bsz bytes (minus base). */
+Q512I __m512i fq_bytes(int bsz, int off)
+{
+    static const uint8_t iota[64] = {0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21,
+                                     22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43,
+                                     44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63};
+    const __m512i i = _mm512_loadu_si512(iota);
+    const __m512i k = _mm512_and_si512(_mm512_srli_epi16(i, 4), _mm512_set1_epi8(3));
+    const int e = bsz - 16; /* i already counts 16 per block */
+    const __m512i ek = _mm512_shuffle_epi8(_mm512_set4_epi32(0, 0, 0, (3 * e) << 24 | (2 * e) << 16 | e << 8), k);
+    return _mm512_add_epi8(_mm512_add_epi8(i, ek), _mm512_set1_epi8((char)off));
+}
+
+/* Word w of the result is word off + (bsz / 2) * (w / 4): a field of block w / 4, for its 4 lanes. */
+Q512I __m512i fq_words(int bsz, int off)
+{
+    const __m512i w = _mm512_setr_epi32(0, 0, 0x00010001, 0x00010001, 0x00020002, 0x00020002, 0x00030003, 0x00030003,
+                                        0, 0, 0, 0, 0, 0, 0, 0);
+    return _mm512_add_epi16(_mm512_mullo_epi16(w, _mm512_set1_epi16((short)(bsz / 2))), _mm512_set1_epi16((short)off));
+}
+
+Q512I fq_ix fq_indices(uint32_t type)
+{
+    fq_ix ix;
+    switch (type) {
+    case GGML_TYPE_Q8_0: /* d, qs[32] */
+        ix.lo = fq_bytes(34, 2), ix.hi = fq_bytes(34, 18 - 8), ix.d = fq_words(34, 0), ix.m = ix.d;
+        break;
+    case GGML_TYPE_Q4_1: /* d, m, qs[16] */
+        ix.lo = fq_bytes(20, 4), ix.hi = ix.lo, ix.d = fq_words(20, 0), ix.m = fq_words(20, 1);
+        break;
+    default: /* Q4_0, IQ4_NL: d, qs[16] */
+        ix.lo = fq_bytes(18, 2), ix.hi = ix.lo, ix.d = fq_words(18, 0), ix.m = ix.d;
+        break;
+    }
+    return ix;
+}
+
+Q512I __m512 fq_half(__m512i words)
+{
+    return _mm512_cvtph_ps(_mm512_castsi512_si256(words));
+}
+
+/* The levels and scales of the full quad at p (four blocks of a type with fq_type), as qdecode. */
+Q512I void fq_decode(const uint32_t type, const uint8_t *p, const fq_ix *ix, qdec *o)
+{
+    const __m512i v0 = _mm512_loadu_si512(p);
+    if (type == GGML_TYPE_Q8_0) {
+        const __m512i v1 = _mm512_loadu_si512(p + 64), x80 = _mm512_set1_epi8((char)0x80);
+        o->lo = _mm512_xor_si512(_mm512_permutex2var_epi8(v0, ix->lo, v1), x80);
+        o->hi = _mm512_xor_si512(
+            _mm512_permutex2var_epi8(_mm512_loadu_si512(p + 8), ix->hi, _mm512_loadu_si512(p + 72)), x80);
+        o->d = fq_half(_mm512_permutex2var_epi16(v0, ix->d, v1));
+        return;
+    }
+    /* the quad's bytes past 64 (8 or 16), masked: nothing read past the quad */
+    const int tail = 4 * (type == GGML_TYPE_Q4_1 ? 20 : 18) - 64;
+    const __m512i v1 = _mm512_maskz_loadu_epi8(((__mmask64)1 << tail) - 1, p + 64);
+    const __m512i q = _mm512_permutex2var_epi8(v0, ix->lo, v1), m4 = _mm512_set1_epi8(0xF);
+    o->lo = _mm512_and_si512(q, m4);
+    o->hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
+    if (type == GGML_TYPE_IQ4_NL) {
+        static const uint8_t lut[16] = {1, 24, 45, 63, 79, 93, 106, 118, 129, 141, 153, 166, 181, 197, 217, 241};
+        const __m512i tbl = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)lut));
+        o->lo = _mm512_shuffle_epi8(tbl, o->lo);
+        o->hi = _mm512_shuffle_epi8(tbl, o->hi);
+    }
+    o->d = fq_half(_mm512_permutexvar_epi16(ix->d, v0));
+    if (type == GGML_TYPE_Q4_1)
+        o->m = fq_half(_mm512_permutexvar_epi16(ix->m, v0));
+}
+
+/* One token's activations of the full quad at x (four Q8_0 blocks), as qprep; ix: fq_indices(Q8_0). */
+Q512I void fq_prep(const block_q8_0 *x, const fq_ix *ix, int sh, qx *o)
+{
+    const uint8_t *p = (const uint8_t *)x;
+    const __m512i v0 = _mm512_loadu_si512(p), v1 = _mm512_loadu_si512(p + 64);
+    o->lo = _mm512_permutex2var_epi8(v0, ix->lo, v1);
+    o->hi = _mm512_permutex2var_epi8(_mm512_loadu_si512(p + 8), ix->hi, _mm512_loadu_si512(p + 72));
+    o->dx = fq_half(_mm512_permutex2var_epi16(v0, ix->d, v1));
+    const __m512i ones = _mm512_set1_epi8(1);
+    const __m512i s4 = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, o->lo), ones, o->hi);
+    if (sh >= 0) {
+        o->init = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_sllv_epi32(s4, _mm512_set1_epi32(sh)));
+        o->xsf = _mm512_setzero_ps();
+    } else {
+        o->init = _mm512_setzero_si512();
+        o->xsf = _mm512_mul_ps(_mm512_cvtepi32_ps(s4), o->dx);
+    }
+}
+
 /* Few tokens (nt <= 2): decode in registers, prefetching the next row tile. */
 Q512I void qdirect_tile(const uint32_t type, const uint8_t *const *wr, size_t wnext, size_t bsz, int64_t nbt,
                         const block_q8_0 *const *xt, const int nt, float res[RT][TT])
@@ -830,8 +941,32 @@ Q512I void qdirect_tile(const uint32_t type, const uint8_t *const *wr, size_t wn
         UNROLL
         for (int t = 0; t < nt; t++)
             acc[r][t] = _mm512_setzero_ps();
-    const int64_t ng = (nbt + 3) / 4;
-    for (int64_t g = 0; g < ng; g++) {
+    const int64_t ng = (nbt + 3) / 4, ngf = fq_type(type) ? nbt / 4 : 0;
+    if (ngf) { /* full quads: whole-vector loads */
+        const fq_ix wix = fq_indices(type), xix = fq_indices(GGML_TYPE_Q8_0);
+        const uint8_t *w[RT];
+        UNROLL
+        for (int r = 0; r < RT; r++)
+            w[r] = wr[r];
+        const block_q8_0 *xg[2] = {xt[0], xt[nt - 1]};
+        for (int64_t g = 0; g < ngf; g++) {
+            qx x[2];
+            UNROLL
+            for (int t = 0; t < nt; t++)
+                fq_prep(xg[t], &xix, sh, &x[t]), xg[t] += 4;
+            UNROLL
+            for (int r = 0; r < RT; r++) {
+                pf_span(w[r] + wnext, 4 * bsz);
+                qdec k;
+                fq_decode(type, w[r], &wix, &k);
+                w[r] += 4 * bsz;
+                UNROLL
+                for (int t = 0; t < nt; t++)
+                    acc[r][t] = qdot(&k, &x[t], sh, acc[r][t]);
+            }
+        }
+    }
+    for (int64_t g = ngf; g < ng; g++) { /* block by block: other types, a partial last quad */
         int64_t ib[4];
         bool have[4];
         quad_index(g, nbt, ib, have);
@@ -924,33 +1059,37 @@ Q512I void qtile_p(const qdec *dec, const qx *xp, int64_t ng, const int nt, cons
 
 #define XTB 16 /* tokens whose prepared activations are shared by all row tiles of a chunk */
 
+/* Decode (1-2 tokens): row tiles decoded in registers (qdirect_tile). */
+Q512I void gemm_q_direct(const uint32_t type, const uint8_t *W, size_t wrb, int64_t rows, int64_t n,
+                         const uint8_t *X, size_t arb, int64_t ntok, float *out, size_t os)
+{
+    const size_t bsz = blk_bytes(type);
+    const int64_t nbt = n / 32;
+    const int tt = (int)ntok;
+    const block_q8_0 *xt[TT];
+    for (int t = 0; t < TT; t++)
+        xt[t] = (const block_q8_0 *)(X + (size_t)(t < tt ? t : tt - 1) * arb);
+    for (int64_t r0 = 0; r0 < rows; r0 += RT) {
+        const int rr = (int)q_min64(RT, rows - r0);
+        const uint8_t *wr[RT];
+        for (int r = 0; r < RT; r++)
+            wr[r] = W + (size_t)(r0 + (r < rr ? r : rr - 1)) * wrb;
+        float res[RT][TT];
+        if (tt == 1)
+            qdirect_tile(type, wr, pf_offset(r0, rows, wrb), bsz, nbt, xt, 1, res);
+        else
+            qdirect_tile(type, wr, pf_offset(r0, rows, wrb), bsz, nbt, xt, 2, res);
+        for (int t = 0; t < tt; t++)
+            for (int r = 0; r < rr; r++)
+                out[(size_t)t * os + (size_t)(r0 + r)] = res[r][t];
+    }
+}
+
 Q512I void gemm_q(const uint32_t type, const uint8_t *W, size_t wrb, int64_t rows, int64_t n, const uint8_t *X,
                   size_t arb, int64_t ntok, float *out, size_t os)
 {
-    const size_t bsz = blk_bytes(type);
     const int64_t nbt = n / 32, ngt = (nbt + 3) / 4;
     const int sh = p_offset_shift(type);
-    if (ntok <= 2) {
-        const int tt = (int)ntok;
-        const block_q8_0 *xt[TT];
-        for (int t = 0; t < TT; t++)
-            xt[t] = (const block_q8_0 *)(X + (size_t)(t < tt ? t : tt - 1) * arb);
-        for (int64_t r0 = 0; r0 < rows; r0 += RT) {
-            const int rr = (int)q_min64(RT, rows - r0);
-            const uint8_t *wr[RT];
-            for (int r = 0; r < RT; r++)
-                wr[r] = W + (size_t)(r0 + (r < rr ? r : rr - 1)) * wrb;
-            float res[RT][TT];
-            if (tt == 1)
-                qdirect_tile(type, wr, pf_offset(r0, rows, wrb), bsz, nbt, xt, 1, res);
-            else
-                qdirect_tile(type, wr, pf_offset(r0, rows, wrb), bsz, nbt, xt, 2, res);
-            for (int t = 0; t < tt; t++)
-                for (int r = 0; r < rr; r++)
-                    out[(size_t)t * os + (size_t)(r0 + r)] = res[r][t];
-        }
-        return;
-    }
     qdec dec[RT * QCH] __attribute__((aligned(64)));
     if (rows > RT) {
         /* chunks of quads outer, then blocks of XTB tokens whose activations are permuted once
@@ -1036,9 +1175,57 @@ Q512I void gemm_q(const uint32_t type, const uint8_t *W, size_t wrb, int64_t row
     }
 }
 
+/*
+ * The decode kernels, one function per type (not inlined into the dispatch
+ * below: in a function of their own their loop state stays in registers).
+ */
+#define DIRECT(T, fn)                                                                                       \
+    Q512 static __attribute__((noinline)) void fn##_##T(const uint8_t *W, size_t wrb, int64_t rows, int64_t n, \
+                                                       const uint8_t *X, size_t arb, int64_t ntok, float *out,    \
+                                                       size_t os)                                               \
+    {                                                                                                           \
+        fn(GGML_TYPE_##T, W, wrb, rows, n, X, arb, ntok, out, os);                                              \
+    }
+DIRECT(Q8_0, gemm_q_direct)
+DIRECT(Q4_0, gemm_q_direct)
+DIRECT(Q4_1, gemm_q_direct)
+DIRECT(Q5_0, gemm_q_direct)
+DIRECT(Q5_1, gemm_q_direct)
+DIRECT(IQ4_NL, gemm_q_direct)
+DIRECT(Q2_K, gemm_k_direct)
+DIRECT(Q3_K, gemm_k_direct)
+DIRECT(Q4_K, gemm_k_direct)
+DIRECT(Q5_K, gemm_k_direct)
+DIRECT(Q6_K, gemm_k_direct)
+DIRECT(IQ4_XS, gemm_k_direct)
+#undef DIRECT
+
 Q512 bool q_gemm_avx512(uint32_t wtype, const void *W, size_t w_row_bytes, int64_t rows, int64_t n, const void *xq,
                         size_t act_row_bytes, int64_t ntok, float *out, size_t out_stride)
 {
+    if (ntok <= 2) { /* decode: weights decoded in registers */
+#define CALL(T, fn)                                                                                       \
+    case GGML_TYPE_##T:                                                                                 \
+        fn##_##T(W, w_row_bytes, rows, n, xq, act_row_bytes, ntok, out, out_stride);                     \
+        return true;
+        switch (wtype) {
+            CALL(Q8_0, gemm_q_direct)
+            CALL(Q4_0, gemm_q_direct)
+            CALL(Q4_1, gemm_q_direct)
+            CALL(Q5_0, gemm_q_direct)
+            CALL(Q5_1, gemm_q_direct)
+            CALL(IQ4_NL, gemm_q_direct)
+            CALL(Q2_K, gemm_k_direct)
+            CALL(Q3_K, gemm_k_direct)
+            CALL(Q4_K, gemm_k_direct)
+            CALL(Q5_K, gemm_k_direct)
+            CALL(Q6_K, gemm_k_direct)
+            CALL(IQ4_XS, gemm_k_direct)
+        default:
+            break;
+        }
+#undef CALL
+    }
     /* each case instantiates its kernel with the type as a constant */
 #define CALL(T, fn)                                                                                       \
     case T:                                                                                             \
@@ -1056,18 +1243,6 @@ Q512 bool q_gemm_avx512(uint32_t wtype, const void *W, size_t w_row_bytes, int64
         CALL(GGML_TYPE_IQ4_NL, gemm_q)
     default:
         break;
-    }
-    if (ntok <= 2) { /* decode: weights decoded in registers */
-        switch (wtype) {
-            CALL(GGML_TYPE_Q2_K, gemm_k_direct)
-            CALL(GGML_TYPE_Q3_K, gemm_k_direct)
-            CALL(GGML_TYPE_Q4_K, gemm_k_direct)
-            CALL(GGML_TYPE_Q5_K, gemm_k_direct)
-            CALL(GGML_TYPE_Q6_K, gemm_k_direct)
-            CALL(GGML_TYPE_IQ4_XS, gemm_k_direct)
-        default:
-            return false;
-        }
     }
 #undef CALL
     switch (wtype) {

@@ -69,7 +69,7 @@ void q_gemm(uint32_t wtype, const void *W, size_t w_row_bytes, int64_t rows, int
             const void *xq, size_t act_row_bytes, int64_t ntok, float *out, size_t out_stride);
 
 /*
- * The CPU path. Chosen at first use from cpuid (AVX-512 with BW/VL/VNNI,
+ * The CPU path. Chosen at first use from cpuid (AVX-512 with BW/VL/VNNI/VBMI,
  * else AVX2+FMA+F16C, else scalar); $JANC_CPU=scalar|avx2|avx512 forces one
  * (falling back when the CPU lacks it). This is the one process-wide mutable
  * choice in the layer.
