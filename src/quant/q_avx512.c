@@ -238,6 +238,22 @@ Q512I __m512i cat256(__m256i lo, __m256i hi)
     return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
 }
 
+/* The 12 scale bytes of a Q4_K/Q5_K block as 16 words: the 8 scales, then the 8 mins (6 bits each). */
+Q512I __m256i q4k_scales_mins(const uint8_t *scales)
+{
+    /* as 32-bit lanes u0 u1 u2 (SIMD, to avoid a store-forwarding stall):
+       sc0-3 = u0 & 0x3f..; sc4-7 = (u2 & 0x0f..) | ((u0 >> 6) & 0x03..) << 4;
+       m0-3 = u1 & 0x3f..;  m4-7 = ((u2 >> 4) & 0x0f..) | ((u1 >> 6) & 0x03..) << 4 */
+    const __m128i v = _mm_loadu_si128((const __m128i *)scales); /* 4 bytes past: inside the block */
+    const __m128i A = _mm_srlv_epi32(_mm_shuffle_epi32(v, _MM_SHUFFLE(2, 1, 2, 0)), _mm_set_epi32(4, 0, 0, 0));
+    const __m128i B = _mm_shuffle_epi32(v, _MM_SHUFFLE(1, 1, 0, 0));
+    const __m128i slo = _mm_and_si128(A, _mm_set_epi32(0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f));
+    const __m128i shi = _mm_and_si128(_mm_slli_epi32(_mm_and_si128(_mm_srli_epi32(B, 6), _mm_set1_epi32(0x03030303)), 4),
+                                      _mm_set_epi32(-1, 0, -1, 0));
+    /* dwords: sc0-3, sc4-7, m0-3, m4-7 */
+    return _mm256_cvtepu8_epi16(_mm_or_si128(slo, shi));
+}
+
 Q512I void dec_q4_K(const void *blk, kdec *o, bool five)
 {
     const uint8_t *scales, *qs, *qh = NULL;
@@ -249,17 +265,7 @@ Q512I void dec_q4_K(const void *blk, kdec *o, bool five)
         const block_q5_K *b = blk;
         d = h2f(b->d), dmin = h2f(b->dmin), scales = b->scales, qs = b->qs, qh = b->qh;
     }
-    /* the 12 scale bytes as 32-bit lanes u0 u1 u2 (SIMD, to avoid a store-forwarding stall):
-       sc0-3 = u0 & 0x3f..; sc4-7 = (u2 & 0x0f..) | ((u0 >> 6) & 0x03..) << 4;
-       m0-3 = u1 & 0x3f..;  m4-7 = ((u2 >> 4) & 0x0f..) | ((u1 >> 6) & 0x03..) << 4 */
-    const __m128i v = _mm_loadu_si128((const __m128i *)scales); /* 4 bytes past: inside the block */
-    const __m128i A = _mm_srlv_epi32(_mm_shuffle_epi32(v, _MM_SHUFFLE(2, 1, 2, 0)), _mm_set_epi32(4, 0, 0, 0));
-    const __m128i B = _mm_shuffle_epi32(v, _MM_SHUFFLE(1, 1, 0, 0));
-    const __m128i slo = _mm_and_si128(A, _mm_set_epi32(0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f));
-    const __m128i shi = _mm_and_si128(_mm_slli_epi32(_mm_and_si128(_mm_srli_epi32(B, 6), _mm_set1_epi32(0x03030303)), 4),
-                                      _mm_set_epi32(-1, 0, -1, 0));
-    /* lanes: sc0-3, sc4-7, m0-3, m4-7 */
-    __m256i sm = _mm256_cvtepu8_epi16(_mm_or_si128(slo, shi));
+    const __m256i sm = q4k_scales_mins(scales);
     static const int16_t dup[16] __attribute__((aligned(32))) = {0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7};
     static const int16_t dupm[16] __attribute__((aligned(32))) = {8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15};
     __m256i S16 = _mm256_permutexvar_epi16(_mm256_load_si256((const __m256i *)dup), sm);
@@ -284,42 +290,11 @@ Q512I void dec_q4_K(const void *blk, kdec *o, bool five)
 }
 
 /*
- * Q4_K for the few-token kernel, in a cheaper order: u[2h] = low nibbles of
- * qs[64h..64h+63] (elements 128h+0..31 and 128h+64..95), u[2h+1] = their high
- * nibbles (128h+32..63, 128h+96..127); the activations are permuted to match
- * (xperm_q4k). Scales and the offset term as dec_q4_K.
+ * The activations of one Q8_K block in the order of k4_direct_tile's levels:
+ * xv[2h] = elements 128h+0..31 and 128h+64..95 (the low nibbles of
+ * qs[64h..64h+63]), xv[2h+1] = 128h+32..63 and 128h+96..127 (their high
+ * nibbles).
  */
-Q512I void dec_q4_K_perm(const block_q4_K *b, kdec *o)
-{
-    const __m128i v = _mm_loadu_si128((const __m128i *)b->scales);
-    const __m128i A = _mm_srlv_epi32(_mm_shuffle_epi32(v, _MM_SHUFFLE(2, 1, 2, 0)), _mm_set_epi32(4, 0, 0, 0));
-    const __m128i B = _mm_shuffle_epi32(v, _MM_SHUFFLE(1, 1, 0, 0));
-    const __m128i slo = _mm_and_si128(A, _mm_set_epi32(0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f));
-    const __m128i shi = _mm_and_si128(_mm_slli_epi32(_mm_and_si128(_mm_srli_epi32(B, 6), _mm_set1_epi32(0x03030303)), 4),
-                                      _mm_set_epi32(-1, 0, -1, 0));
-    const __m512i sm = _mm512_castsi256_si512(_mm256_cvtepu8_epi16(_mm_or_si128(slo, shi)));
-    static const int16_t pidx[4][32] __attribute__((aligned(64))) = {
-        {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2},
-        {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3},
-        {4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6},
-        {5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7}};
-    static const int16_t dupm[16] __attribute__((aligned(32))) = {8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15};
-    const __m512i m4 = _mm512_set1_epi8(0xF);
-    UNROLL
-    for (int h = 0; h < 2; h++) {
-        __m512i q = _mm512_loadu_si512(b->qs + 64 * h);
-        o->u[2 * h] = _mm512_and_si512(q, m4);
-        o->u[2 * h + 1] = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
-    }
-    UNROLL
-    for (int c = 0; c < 4; c++)
-        o->sc[c] = _mm512_permutexvar_epi16(_mm512_load_si512(pidx[c]), sm);
-    const __m256i M16 = _mm256_permutexvar_epi16(_mm256_load_si256((const __m256i *)dupm), _mm512_castsi512_si256(sm));
-    o->d = h2f(b->d);
-    o->dminm = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi16_epi32(M16)), _mm512_set1_ps(h2f(b->dmin)));
-}
-
-/* The activations of one Q8_K block in dec_q4_K_perm's order. */
 Q512I void xperm_q4k(const int8_t *qs, __m512i xv[4])
 {
     const __m512i lo = _mm512_setr_epi64(0, 1, 2, 3, 8, 9, 10, 11), hi = _mm512_setr_epi64(4, 5, 6, 7, 12, 13, 14, 15);
@@ -525,7 +500,6 @@ Q512I void kdirect_tile(const uint32_t type, const uint8_t *const *wr, size_t wn
                         const block_q8_K *const *xt, const int nt, float res[RT][TT])
 {
     const bool dp = type == GGML_TYPE_IQ4_XS;
-    const bool perm = type == GGML_TYPE_Q4_K && nt <= 2; /* permuted activations stay in registers */
     __m512 acc[RT][TT];
     UNROLL
     for (int r = 0; r < RT; r++)
@@ -533,12 +507,6 @@ Q512I void kdirect_tile(const uint32_t type, const uint8_t *const *wr, size_t wn
         for (int t = 0; t < nt; t++)
             acc[r][t] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nbt; b++) {
-        __m512i xp[2][4];
-        if (perm) {
-            UNROLL
-            for (int t = 0; t < nt; t++)
-                xperm_q4k(xt[t][b].qs, xp[t]);
-        }
         __m512 bs[TT];
         UNROLL
         for (int t = 0; t < nt; t++)
@@ -548,19 +516,15 @@ Q512I void kdirect_tile(const uint32_t type, const uint8_t *const *wr, size_t wn
         UNROLL
         for (int r = 0; r < RT; r++) {
             kdec k;
-            /* the same block of the next row tile: one linear stream, a tile ahead (hints never fault) */
             pf_span(wr[r] + wnext + (size_t)b * bsz, bsz);
-            if (perm)
-                dec_q4_K_perm((const block_q4_K *)(wr[r] + (size_t)b * bsz), &k);
-            else
-                kdecode(type, wr[r] + (size_t)b * bsz, &k);
+            kdecode(type, wr[r] + (size_t)b * bsz, &k);
             UNROLL
             for (int t = 0; t < nt; t++) {
                 const block_q8_K *x = xt[t] + b;
                 __m512i is = _mm512_setzero_si512();
                 UNROLL
                 for (int c = 0; c < 4; c++) {
-                    __m512i xv = perm ? xp[t < 2 ? t : 0][c] : _mm512_loadu_si512(x->qs + 64 * c);
+                    __m512i xv = _mm512_loadu_si512(x->qs + 64 * c);
                     if (dp)
                         is = _mm512_add_epi32(
                             is, _mm512_mullo_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), k.u[c], xv), k.sc[c]));
@@ -569,6 +533,156 @@ Q512I void kdirect_tile(const uint32_t type, const uint8_t *const *wr, size_t wn
                 }
                 acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is), _mm512_set1_ps(k.d * x->d), acc[r][t]);
                 acc[r][t] = _mm512_fnmadd_ps(k.dminm, bs[t], acc[r][t]);
+            }
+        }
+    }
+    UNROLL
+    for (int r = 0; r < RT; r++)
+        UNROLL
+        for (int t = 0; t < nt; t++)
+            res[r][t] = _mm512_reduce_add_ps(acc[r][t]);
+}
+
+/*
+ * Q4_K decode, leaner than kdirect_tile (Q4_K is most of a Q4_K_M model):
+ * per 64 weights one vpdpbusd on the levels in xperm_q4k's order; the sums
+ * of two such chunks packed to 16 bits (exact: |4 products| <= 4 * 15 * 128)
+ * and scaled by one vpmaddwd or vpdpwssd with the 6-bit scales; the min
+ * term as one 128-bit vpmaddwd of the 8 mins with the activations' 32-element
+ * sums; d and dmin converted together.
+ */
+/*
+ * sum over 256 weights of scale * level * x, for levels u[c] (64 each, < 64)
+ * and their activations x[c] in the same order, where sp0/sp1 hold the
+ * scale of each 16-bit lane of packs(dpbusd(u[0]), dpbusd(u[1])) and
+ * packs(dpbusd(u[2]), dpbusd(u[3])): the sums of 4 products fit 16 bits
+ * exactly (|sum| <= 4 * 63 * 128), so one vpmaddwd and one vpdpwssd apply
+ * the scales of two chunks each.
+ */
+Q512I __m512i kpack_dot(const __m512i u[4], const __m512i x[4], __m512i sp0, __m512i sp1)
+{
+    __m512i P[4];
+    UNROLL
+    for (int c = 0; c < 4; c++)
+        P[c] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u[c], x[c]);
+    return _mm512_dpwssd_epi32(_mm512_madd_epi16(_mm512_packs_epi32(P[0], P[1]), sp0), _mm512_packs_epi32(P[2], P[3]),
+                               sp1);
+}
+
+Q512I void k4_direct_tile(const uint8_t *const *wr, size_t wnext, int64_t nbt, const block_q8_K *const *xt,
+                          const int nt, float res[RT][TT])
+{
+    /* the scale of 16-bit lane i of packs(dpbusd(u[2p]), dpbusd(u[2p+1])): sub-block 4p + ... (see xperm_q4k) */
+    static const int16_t spi[2][32] __attribute__((aligned(64))) = {
+        {0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 2, 2, 2, 2, 3, 3, 3, 3},
+        {4, 4, 4, 4, 5, 5, 5, 5, 4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7, 6, 6, 6, 6, 7, 7, 7, 7}};
+    const __m512i i0 = _mm512_load_si512(spi[0]), i1 = _mm512_load_si512(spi[1]), m4 = _mm512_set1_epi8(0xF);
+    __m512 acc[RT][TT];
+    __m128 accm[RT][TT];
+    UNROLL
+    for (int r = 0; r < RT; r++)
+        UNROLL
+        for (int t = 0; t < nt; t++)
+            acc[r][t] = _mm512_setzero_ps(), accm[r][t] = _mm_setzero_ps();
+    for (int64_t b = 0; b < nbt; b++) {
+        __m512i xv[2][4];
+        __m128i bs8[2];
+        __m128 dx[2];
+        UNROLL
+        for (int t = 0; t < nt; t++) {
+            const block_q8_K *x = xt[t] + b;
+            xperm_q4k(x->qs, xv[t]);
+            /* sums of the activations per 32-element sub-block (|sum| <= 32 * 128: 16 bits) */
+            const __m256i s = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)x->bsums), _mm256_set1_epi16(1));
+            bs8[t] = _mm_packs_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+            dx[t] = _mm_set1_ps(x->d);
+        }
+        UNROLL
+        for (int r = 0; r < RT; r++) {
+            const block_q4_K *k = (const block_q4_K *)wr[r] + b;
+            pf_span(wr[r] + wnext + (size_t)b * sizeof *k, sizeof *k);
+            const __m256i sm = q4k_scales_mins(k->scales);
+            const __m512i sp0 = _mm512_permutexvar_epi16(i0, _mm512_castsi256_si512(sm));
+            const __m512i sp1 = _mm512_permutexvar_epi16(i1, _mm512_castsi256_si512(sm));
+            uint32_t dd;
+            memcpy(&dd, &k->d, sizeof dd); /* d, dmin */
+            const __m128 dm = _mm_cvtph_ps(_mm_cvtsi32_si128((int)dd));
+            const __m512i q0 = _mm512_loadu_si512(k->qs), q1 = _mm512_loadu_si512(k->qs + 64);
+            const __m512i u[4] = {_mm512_and_si512(q0, m4), _mm512_and_si512(_mm512_srli_epi16(q0, 4), m4),
+                                  _mm512_and_si512(q1, m4), _mm512_and_si512(_mm512_srli_epi16(q1, 4), m4)};
+            UNROLL
+            for (int t = 0; t < nt; t++) {
+                const __m512i is = kpack_dot(u, xv[t], sp0, sp1);
+                const __m128 f = _mm_mul_ps(dm, dx[t]); /* d * dx, dmin * dx */
+                acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is), _mm512_broadcastss_ps(f), acc[r][t]);
+                const __m128i mins = _mm256_extracti128_si256(sm, 1);
+                accm[r][t] = _mm_fmadd_ps(_mm_cvtepi32_ps(_mm_madd_epi16(mins, bs8[t])), _mm_permute_ps(f, 0x55),
+                                          accm[r][t]);
+            }
+        }
+    }
+    UNROLL
+    for (int r = 0; r < RT; r++)
+        UNROLL
+        for (int t = 0; t < nt; t++) {
+            __m128 m = _mm_add_ps(accm[r][t], _mm_movehl_ps(accm[r][t], accm[r][t]));
+            m = _mm_add_ss(m, _mm_movehdup_ps(m));
+            res[r][t] = _mm512_reduce_add_ps(acc[r][t]) - _mm_cvtss_f32(m);
+        }
+}
+
+/*
+ * Q6_K decode, the same way: levels u = q + 32 in element order (dec_q6_K),
+ * 16 signed 8-bit scales per 16 elements; the offset term 32 * sum(scale *
+ * activation sums) is one 256-bit vpmaddwd with Q8_K's 16-element sums,
+ * subtracted in integers before the one conversion per block.
+ */
+Q512I void k6_direct_tile(const uint8_t *const *wr, size_t wnext, int64_t nbt, const block_q8_K *const *xt,
+                          const int nt, float res[RT][TT])
+{
+    __m512 acc[RT][TT];
+    UNROLL
+    for (int r = 0; r < RT; r++)
+        UNROLL
+        for (int t = 0; t < nt; t++)
+            acc[r][t] = _mm512_setzero_ps();
+    const __m512i i0 = _mm512_load_si512(idxp[0]), i1 = _mm512_load_si512(idxp[1]);
+    const __m512i m4 = _mm512_set1_epi8(0xF);
+    const __m256i m3 = _mm256_set1_epi8(3);
+    for (int64_t b = 0; b < nbt; b++) {
+        __m512i xv[2][4];
+        __m256i bs[2];
+        UNROLL
+        for (int t = 0; t < nt; t++) {
+            UNROLL
+            for (int c = 0; c < 4; c++)
+                xv[t][c] = _mm512_loadu_si512(xt[t][b].qs + 64 * c);
+            bs[t] = _mm256_loadu_si256((const __m256i *)xt[t][b].bsums);
+        }
+        UNROLL
+        for (int r = 0; r < RT; r++) {
+            const block_q6_K *k = (const block_q6_K *)wr[r] + b;
+            pf_span(wr[r] + wnext + (size_t)b * sizeof *k, sizeof *k);
+            __m512i u[4];
+            UNROLL
+            for (int h = 0; h < 2; h++) {
+                const __m512i ql = _mm512_loadu_si512(k->ql + 64 * h);
+                const __m256i qh = _mm256_loadu_si256((const __m256i *)(k->qh + 32 * h));
+                const __m512i hb0 = cat256(_mm256_and_si256(qh, m3), _mm256_and_si256(_mm256_srli_epi16(qh, 2), m3));
+                const __m512i hb1 = cat256(_mm256_and_si256(_mm256_srli_epi16(qh, 4), m3),
+                                           _mm256_and_si256(_mm256_srli_epi16(qh, 6), m3));
+                u[2 * h] = _mm512_or_si512(_mm512_and_si512(ql, m4), _mm512_slli_epi16(hb0, 4));
+                u[2 * h + 1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), m4), _mm512_slli_epi16(hb1, 4));
+            }
+            const __m256i S16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)k->scales));
+            const __m512i sp0 = _mm512_permutexvar_epi16(i0, _mm512_castsi256_si512(S16));
+            const __m512i sp1 = _mm512_permutexvar_epi16(i1, _mm512_castsi256_si512(S16));
+            const float d = h2f(k->d);
+            UNROLL
+            for (int t = 0; t < nt; t++) {
+                const __m256i off = _mm256_slli_epi32(_mm256_madd_epi16(S16, bs[t]), 5);
+                const __m512i is = _mm512_sub_epi32(kpack_dot(u, xv[t], sp0, sp1), _mm512_castsi256_si512(off));
+                acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is), _mm512_set1_ps(d * xt[t][b].d), acc[r][t]);
             }
         }
     }
@@ -596,10 +710,22 @@ Q512I void gemm_k_direct(const uint32_t type, const uint8_t *W, size_t wrb, int6
         for (int r = 0; r < RT; r++)
             wr[r] = W + (size_t)(r0 + (r < rr ? r : rr - 1)) * wrb;
         float res[RT][TT];
-        if (tt == 1) /* tt <= 2 (q_gemm_avx512 sends more tokens to gemm_k) */
-            kdirect_tile(type, wr, pf_offset(r0, rows, wrb), bsz, nbt, xt, 1, res);
-        else
-            kdirect_tile(type, wr, pf_offset(r0, rows, wrb), bsz, nbt, xt, 2, res);
+        const size_t pf = pf_offset(r0, rows, wrb);
+        if (type == GGML_TYPE_Q4_K) {
+            if (tt == 1) /* tt <= 2 (q_gemm_avx512 sends more tokens to gemm_k) */
+                k4_direct_tile(wr, pf, nbt, xt, 1, res);
+            else
+                k4_direct_tile(wr, pf, nbt, xt, 2, res);
+        } else if (type == GGML_TYPE_Q6_K) {
+            if (tt == 1)
+                k6_direct_tile(wr, pf, nbt, xt, 1, res);
+            else
+                k6_direct_tile(wr, pf, nbt, xt, 2, res);
+        } else if (tt == 1) {
+            kdirect_tile(type, wr, pf, bsz, nbt, xt, 1, res);
+        } else {
+            kdirect_tile(type, wr, pf, bsz, nbt, xt, 2, res);
+        }
         for (int t = 0; t < tt; t++)
             for (int r = 0; r < rr; r++)
                 out[(size_t)t * os + (size_t)(r0 + r)] = res[r][t];
