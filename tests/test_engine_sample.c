@@ -319,6 +319,53 @@ TEST(simd_ops_match_scalar)
     CHECKF(fabs(o.dot_f32(b, b, N) - d) < 1e-4 * d, "dot %g vs %g", o.dot_f32(b, b, N), d);
 }
 
+/* The attention chunk products agree with a double-precision reference, with ragged sizes (tails of every loop). */
+TEST(attention_ops_match_reference)
+{
+    llm_ops o;
+    llm_ops_init(&o);
+    enum { NQ = 7, KC = 48, HD = 72, LDS = 64 };
+    static float q[NQ][HD], kt[HD * KC], v[KC * HD], S[NQ * LDS], out[NQ][HD];
+    const float *qp[NQ];
+    float *op[NQ];
+    for (int i = 0; i < NQ; i++) {
+        qp[i] = q[i], op[i] = out[i];
+        for (int d = 0; d < HD; d++)
+            q[i][d] = sinf((float)(i * HD + d) * 0.37f);
+    }
+    for (int i = 0; i < HD * KC; i++)
+        kt[i] = cosf((float)i * 0.11f), v[i] = sinf((float)i * 0.23f + 1.0f);
+    for (int nq = 1; nq <= NQ; nq += 3) {
+        o.attn_qk(S, LDS, qp, nq, kt, KC, HD, 0.125f);
+        double worst = 0;
+        for (int i = 0; i < nq; i++)
+            for (int j = 0; j < KC; j++) {
+                double r = 0;
+                for (int d = 0; d < HD; d++)
+                    r += (double)q[i][d] * kt[d * KC + j];
+                worst = fmax(worst, fabs(S[i * LDS + j] - 0.125 * r));
+            }
+        CHECKF(worst < 1e-5, "attn_qk, %d queries: error %g", nq, worst);
+        for (int hdv = 64; hdv <= HD; hdv += 8) { /* 64: whole 32-wide steps; 72: a tail */
+            for (int i = 0; i < nq; i++)
+                for (int d = 0; d < HD; d++)
+                    out[i][d] = (float)d;
+            o.attn_pv(op, S, LDS, nq, v, KC, hdv);
+            worst = 0;
+            for (int i = 0; i < nq; i++)
+                for (int d = 0; d < HD; d++) {
+                    double r = d;
+                    if (d < hdv)
+                        for (int j = 0; j < KC; j++)
+                            r += (double)S[i * LDS + j] * v[j * hdv + d];
+                    worst = fmax(worst, fabs(out[i][d] - r));
+                }
+            CHECKF(worst < 1e-4, "attn_pv, %d queries, %d dims: error %g", nq, hdv, worst);
+        }
+    }
+}
+
 TESTS(T(greedy_is_argmax), T(same_seed_same_tokens), T(penalties_as_defined), T(top_p_min_p_and_distribution),
-      T(stop_strings), T(pool_covers_each_index_once), T(simd_ops_match_scalar));
+      T(stop_strings), T(pool_covers_each_index_once), T(simd_ops_match_scalar),
+      T(attention_ops_match_reference));
 TEST_MAIN()

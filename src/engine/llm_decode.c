@@ -31,6 +31,8 @@ enum { MAX_SEQ = 4096, MAX_BATCH = 1 << 16, MAX_CTX_POS = 1 << 22 };
 enum { SERIAL_WORK = 1 << 17 };
 /* Bytes of weights per chunk of a one-token matrix product, about. */
 enum { DECODE_CHUNK = 256 << 10 };
+/* Keys per attention chunk (a multiple of 16, see llm_ops.attn_qk); bytes of scores per thread, at most. */
+enum { ATTN_KC = 64, ATTN_SCORES_MAX = 16 << 20 };
 
 struct llm_ctx {
     llm_model *m;
@@ -51,9 +53,14 @@ struct llm_ctx {
     float *rope;                /* [U][n_rot]: cos, sin pairs */
     uint8_t *aq;                /* quantized activation rows */
     size_t aq_row_max;          /* bytes of the widest activation row */
-    float *scores;              /* [nth][group size][n_ctx] */
-    float *attn_row;            /* [nth][max(head_dim, head_dim_v)] */
+    float *scores;              /* [nth][attn_tq * group size][n_ctx rounded up to ATTN_KC] */
+    float *attn_row;            /* [nth][(ATTN_KC + 1) * max(head_dim, head_dim_v)]: a converted K/V chunk, a row */
+    const float **attn_q;       /* [nth][attn_tq * group size]: the query rows of a block */
+    float **attn_o;             /* [nth][attn_tq * group size]: their output rows */
+    int attn_tq;                /* most query tokens per attention block */
     int attn_split;             /* parts per KV head's query group (this micro-batch) */
+    int *ab_t0;                 /* [n_ubatch + 1]: first token of each attention block (this micro-batch) */
+    int ab_n;                   /* attention blocks in this micro-batch */
     /* the current micro-batch */
     int ub_n;
     const int32_t *ub_pos, *ub_seq;
@@ -146,6 +153,10 @@ llm_ctx *llm_ctx_new(llm_model *m, const llm_ctx_params *p, jc_err *err)
     uint64_t U = (uint64_t)c->n_ubatch, E = (uint64_t)hp->n_embd;
     uint64_t qd = (uint64_t)hp->n_head * hp->head_dim, od = (uint64_t)hp->n_head * hp->head_dim_v;
     c->aq_row_max = act_row_max(m);
+    /* attention blocks of up to 8 query tokens, fewer where their score rows would pass ATTN_SCORES_MAX */
+    const uint64_t scores_row = ((uint64_t)c->n_ctx + ATTN_KC - 1) / ATTN_KC * ATTN_KC;
+    const uint64_t group_bytes = (uint64_t)(hp->n_head / hp->n_head_kv) * scores_row * 4;
+    c->attn_tq = (int)JC_MAX(1, JC_MIN(8, ATTN_SCORES_MAX / group_bytes));
     if (!(c->x = ctx_alloc(U, E * 4, "scratch", &total, err)) || !(c->xn = ctx_alloc(U, E * 4, "scratch", &total, err)) ||
         !(c->q = ctx_alloc(U, qd * 4, "scratch", &total, err)) ||
         !(c->k = ctx_alloc(U, (uint64_t)c->kvd_k * 4, "scratch", &total, err)) ||
@@ -155,11 +166,17 @@ llm_ctx *llm_ctx_new(llm_model *m, const llm_ctx_params *p, jc_err *err)
         !(c->fb = ctx_alloc(U, (uint64_t)hp->n_ff_max * 4, "scratch", &total, err)) ||
         !(c->rope = ctx_alloc(U, (uint64_t)hp->n_rot * 4, "scratch", &total, err)) ||
         !(c->aq = ctx_alloc(U, c->aq_row_max + 64, "scratch", &total, err)) ||
-        !(c->scores = ctx_alloc((uint64_t)c->nth * (uint64_t)(hp->n_head / hp->n_head_kv), (uint64_t)c->n_ctx * 4,
-                                "attention scores", &total, err)) ||
-        !(c->attn_row = ctx_alloc((uint64_t)c->nth, (uint64_t)JC_MAX(hp->head_dim, hp->head_dim_v) * 4, "scratch",
-                                  &total, err)))
+        !(c->scores = ctx_alloc((uint64_t)c->nth * (uint64_t)c->attn_tq * (uint64_t)(hp->n_head / hp->n_head_kv),
+                                scores_row * 4, "attention scores", &total, err)) ||
+        !(c->attn_row = ctx_alloc((uint64_t)c->nth,
+                                  (uint64_t)(ATTN_KC + 1) * (uint64_t)JC_MAX(hp->head_dim, hp->head_dim_v) * 4, "scratch",
+                                  &total, err)) ||
+        !(c->attn_q = ctx_alloc((uint64_t)c->nth * c->attn_tq * (hp->n_head / hp->n_head_kv), sizeof(float *), "scratch",
+                                &total, err)) ||
+        !(c->attn_o = ctx_alloc((uint64_t)c->nth * c->attn_tq * (hp->n_head / hp->n_head_kv), sizeof(float *), "scratch",
+                                &total, err)))
         goto fail;
+    c->ab_t0 = jc_xcalloc((size_t)c->n_ubatch + 1, sizeof(int));
     c->out_row = jc_xcalloc((size_t)c->n_batch, sizeof(int));
     c->ub_out = jc_xcalloc((size_t)c->n_ubatch, sizeof(int));
     c->seq0 = jc_xcalloc((size_t)c->n_ubatch, sizeof(int32_t));
@@ -188,8 +205,8 @@ void llm_ctx_free(llm_ctx *c)
         return;
     jc_pool_free(c->pool);
     void *bufs[] = {c->kv_k, c->kv_v, c->seq_len, c->seq_first, c->seq_last, c->x, c->xn, c->q, c->k, c->v, c->att,
-                    c->fa, c->fb, c->rope, c->aq, c->scores, c->attn_row, c->logits, c->out_row, c->ub_out, c->seq0, c->emb_sum,
-                    c->emb_first, c->emb_last, c->emb_out, c->emb_count};
+                    c->fa, c->fb, c->rope, c->aq, c->scores, c->attn_row, (void *)c->attn_q, c->attn_o, c->ab_t0, c->logits, c->out_row, c->ub_out, c->seq0,
+                    c->emb_sum, c->emb_first, c->emb_last, c->emb_out, c->emb_count};
     for (size_t i = 0; i < JC_ARRAY_LEN(bufs); i++)
         free(bufs[i]);
     free(c);
@@ -337,12 +354,29 @@ static inline void *kv_row(const llm_ctx *c, uint8_t *base, int kvd, int layer, 
     return base + row * (size_t)kvd * c->kv_elem;
 }
 
+/* Converts rows p0 .. p0+kc of one KV head from the cache into f32; zero rows up to kcp. */
+static void kv_chunk(const llm_ctx *c, float *dst, const uint8_t *base, size_t stride, int p0, int kc, int kcp, int dim)
+{
+    for (int j = 0; j < kc; j++) {
+        const uint8_t *src = base + (size_t)(p0 + j) * stride;
+        if (c->kv_f32)
+            memcpy(dst + (size_t)j * dim, src, (size_t)dim * 4);
+        else
+            c->ops.to_f32(dst + (size_t)j * dim, (const uint16_t *)src, dim);
+    }
+    memset(dst + (size_t)kc * dim, 0, (size_t)(kcp - kc) * (size_t)dim * 4);
+}
+
 /*
- * Attention work item it = (token t, KV head kvh, part): the query heads
- * h = kvh*grp + part*gsz .. + gsz share that KV head, so each K and V row is
- * read (and converted from f16) once for all of them. c->attn_split parts
- * per KV head keep the threads busy when there are few items (one token,
- * few KV heads).
+ * Attention work item it = (block of query tokens, KV head kvh, part): the
+ * block is up to attn_tq consecutive tokens of one sequence (c->ab_t0), and
+ * the query heads h = kvh*grp + part*gsz .. + gsz share that KV head, so
+ * each K and V row is converted from f16 once for all of the block's
+ * queries, and the products are small matrix products on chunks of
+ * ATTN_KC keys (llm_ops.attn_qk/attn_pv). Each query's scores cover the
+ * keys up to its own position (causal); the rest of its row is zeroed
+ * after the softmax. c->attn_split parts per KV head keep the threads busy
+ * when there are few items (one token, few KV heads).
  */
 static void attn_range(void *arg, int64_t i0, int64_t i1, int ith)
 {
@@ -351,41 +385,55 @@ static void attn_range(void *arg, int64_t i0, int64_t i1, int ith)
     const int H = hp->n_head, Hkv = hp->n_head_kv, hd = hp->head_dim, hdv = hp->head_dim_v;
     const int grp = H / Hkv, split = c->attn_split, gsz = grp / split;
     const float scale = 1.0f / sqrtf((float)hd);
-    float *sc = c->scores + (size_t)ith * (size_t)c->n_ctx * (size_t)gsz;      /* [gsz][n_ctx] */
-    float *row = c->attn_row + (size_t)ith * (size_t)JC_MAX(hd, hdv);          /* one converted K/V row */
+    const int lds = (c->n_ctx + ATTN_KC - 1) / ATTN_KC * ATTN_KC;
+    float *sc = c->scores + (size_t)ith * (size_t)c->attn_tq * (size_t)grp * (size_t)lds; /* [nq][lds] */
+    float *chunk = c->attn_row + (size_t)ith * (ATTN_KC + 1) * (size_t)JC_MAX(hd, hdv);
     const size_t kstride = (size_t)c->kvd_k * c->kv_elem, vstride = (size_t)c->kvd_v * c->kv_elem;
+    const float **qp = c->attn_q + (size_t)ith * (size_t)c->attn_tq * (size_t)grp;
+    float **op = c->attn_o + (size_t)ith * (size_t)c->attn_tq * (size_t)grp;
     for (int64_t it = i0; it < i1; it++) {
-        int t = (int)(it / (Hkv * split)), rem = (int)(it % (Hkv * split)), kvh = rem / split, part = rem % split;
-        int h0 = kvh * grp + part * gsz, pos = c->ub_pos[t], seq = c->ub_seq[t], n = pos + 1;
-        const float *q0 = c->q + (size_t)t * H * hd + (size_t)h0 * hd;
-        float *out0 = c->att + (size_t)t * H * hdv + (size_t)h0 * hdv;
+        int blk = (int)(it / (Hkv * split)), rem = (int)(it % (Hkv * split)), kvh = rem / split, part = rem % split;
+        int h0 = kvh * grp + part * gsz, t0 = c->ab_t0[blk], t1 = c->ab_t0[blk + 1], seq = c->ub_seq[t0];
+        int n = 0, nq = 0;
+        for (int t = t0; t < t1; t++) {
+            n = JC_MAX(n, c->ub_pos[t] + 1);
+            for (int g = 0; g < gsz; g++, nq++) {
+                qp[nq] = c->q + (size_t)t * H * hd + (size_t)(h0 + g) * hd;
+                op[nq] = c->att + (size_t)t * H * hdv + (size_t)(h0 + g) * hdv;
+            }
+        }
         const uint8_t *kb = (const uint8_t *)kv_row(c, c->kv_k, c->kvd_k, c->layer, seq, 0) + (size_t)kvh * hd * c->kv_elem;
         const uint8_t *vb = (const uint8_t *)kv_row(c, c->kv_v, c->kvd_v, c->layer, seq, 0) + (size_t)kvh * hdv * c->kv_elem;
-        for (int p = 0; p < n; p++) {
-            const float *k;
-            if (c->kv_f32)
-                k = (const float *)(kb + p * kstride);
-            else {
-                c->ops.to_f32(row, (const uint16_t *)(kb + p * kstride), hd);
-                k = row;
+        /* scores: the keys of each chunk converted and transposed (chunk[d*kcp + j]) */
+        for (int p0 = 0; p0 < n; p0 += ATTN_KC) {
+            const int kc = JC_MIN(ATTN_KC, n - p0), kcp = (kc + 15) / 16 * 16;
+            float *kt = chunk + (size_t)ATTN_KC * hd; /* a row at a time, past the transposed chunk */
+            for (int j = 0; j < kcp; j++) {
+                if (j < kc) {
+                    const uint8_t *src = kb + (size_t)(p0 + j) * kstride;
+                    if (c->kv_f32)
+                        memcpy(kt, src, (size_t)hd * 4);
+                    else
+                        c->ops.to_f32(kt, (const uint16_t *)src, hd);
+                }
+                for (int d = 0; d < hd; d++)
+                    chunk[(size_t)d * kcp + j] = j < kc ? kt[d] : 0.0f;
             }
-            for (int g = 0; g < gsz; g++)
-                sc[(size_t)g * n + p] = c->ops.dot_f32(q0 + (size_t)g * hd, k, hd) * scale;
+            c->ops.attn_qk(sc + p0, lds, qp, nq, chunk, kcp, hd, scale);
         }
-        for (int g = 0; g < gsz; g++) {
-            c->ops.softmax(sc + (size_t)g * n, n);
-            memset(out0 + (size_t)g * hdv, 0, (size_t)hdv * sizeof(float));
+        /* each query's softmax over the keys up to its position; weights of later keys 0 */
+        const int n16 = (n + 15) / 16 * 16;
+        for (int i = 0; i < nq; i++) {
+            float *s = sc + (size_t)i * lds;
+            const int ni = c->ub_pos[t0 + i / gsz] + 1;
+            c->ops.softmax(s, ni);
+            memset(s + ni, 0, (size_t)(n16 - ni) * sizeof(float));
+            memset(op[i], 0, (size_t)hdv * sizeof(float));
         }
-        for (int p = 0; p < n; p++) {
-            const float *v;
-            if (c->kv_f32)
-                v = (const float *)(vb + p * vstride);
-            else {
-                c->ops.to_f32(row, (const uint16_t *)(vb + p * vstride), hdv);
-                v = row;
-            }
-            for (int g = 0; g < gsz; g++)
-                c->ops.axpy_f32(out0 + (size_t)g * hdv, sc[(size_t)g * n + p], v, hdv);
+        for (int p0 = 0; p0 < n; p0 += ATTN_KC) {
+            const int kc = JC_MIN(ATTN_KC, n - p0), kcp = (kc + 15) / 16 * 16;
+            kv_chunk(c, chunk, vb, vstride, p0, kc, kcp, hdv);
+            c->ops.attn_pv(op, sc + p0, lds, nq, chunk, kcp, hdv);
         }
     }
 }
@@ -520,10 +568,20 @@ static int ubatch(llm_ctx *c, const int32_t *tok, const int32_t *pos, const int3
                           c->x + (size_t)t * E, E))
             return jc_errf(err, "token_embd.weight: cannot read row %d", tok[t]);
     rope_tables(c);
+    /* attention blocks: runs of up to attn_tq consecutive tokens of one sequence */
+    c->ab_n = 0;
+    for (int t = 0; t < T;) {
+        int e = t + 1;
+        while (e < T && e - t < c->attn_tq && seq[e] == seq[t])
+            e++;
+        c->ab_t0[c->ab_n++] = t;
+        t = e;
+    }
+    c->ab_t0[c->ab_n] = T;
     /* split each KV head's query group until there are a few items per thread */
     const int grp = hp->n_head / hp->n_head_kv;
     c->attn_split = 1;
-    while (c->attn_split < grp && (int64_t)T * hp->n_head_kv * c->attn_split < 4 * c->nth &&
+    while (c->attn_split < grp && (int64_t)c->ab_n * hp->n_head_kv * c->attn_split < 4 * c->nth &&
            grp % (c->attn_split * 2) == 0)
         c->attn_split *= 2;
     for (int il = 0; il < hp->n_layer; il++) {
@@ -537,7 +595,7 @@ static int ubatch(llm_ctx *c, const int32_t *tok, const int32_t *pos, const int3
         };
         matmul(c, c->xn, (size_t)E, T, qkv, 3);
         par_for(c, T, 4, (int64_t)T * (qd + 2 * c->kvd_k + c->kvd_v), rope_store_range, c);
-        int64_t n_items = (int64_t)T * hp->n_head_kv * c->attn_split;
+        int64_t n_items = (int64_t)c->ab_n * hp->n_head_kv * c->attn_split;
         if ((int64_t)T * hp->n_head * (pos[T - 1] + 1) * (hp->head_dim + hp->head_dim_v) < c->serial_below)
             attn_range(c, 0, n_items, 0);
         else

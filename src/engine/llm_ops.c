@@ -49,8 +49,27 @@ static void to_f32_c(float *dst, const uint16_t *src, int n)
         dst[i] = q_f16_to_f32(src[i]);
 }
 
+static void attn_qk_c(float *S, int lds, const float *const *q, int nq, const float *Kt, int kc, int hd, float scale)
+{
+    for (int i = 0; i < nq; i++)
+        for (int j = 0; j < kc; j++) {
+            float s = 0;
+            for (int d = 0; d < hd; d++)
+                s += q[i][d] * Kt[(size_t)d * kc + j];
+            S[(size_t)i * lds + j] = s * scale;
+        }
+}
+
+static void attn_pv_c(float *const *o, const float *P, int ldp, int nq, const float *V, int kc, int hdv)
+{
+    for (int i = 0; i < nq; i++)
+        for (int j = 0; j < kc; j++)
+            axpy_f32_c(o[i], P[(size_t)i * ldp + j], V + (size_t)j * hdv, hdv);
+}
+
 #ifdef LLM_X86
 #define AVX2 __attribute__((target("avx2,fma,f16c")))
+#define AVX2I AVX2 static inline __attribute__((always_inline))
 
 AVX2 static float hsum256(__m256 v)
 {
@@ -131,13 +150,108 @@ AVX2 static __m256 exp8(__m256 x)
     return _mm256_andnot_ps(under, y);
 }
 
+/*
+ * R query rows x 16 keys per step: two key vectors per dimension, each
+ * query's element broadcast; the 2R accumulators stay in registers.
+ */
+AVX2I void qk_rows(float *S, int lds, const float *const *q, const int R, const float *Kt, int kc, int hd, float scale)
+{
+    for (int j = 0; j < kc; j += 16) {
+        __m256 a[4][2];
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++)
+            a[r][0] = a[r][1] = _mm256_setzero_ps();
+        for (int d = 0; d < hd; d++) {
+            const float *k = Kt + (size_t)d * kc + j;
+            const __m256 k0 = _mm256_loadu_ps(k), k1 = _mm256_loadu_ps(k + 8);
+#pragma GCC unroll 4
+            for (int r = 0; r < R; r++) {
+                const __m256 b = _mm256_broadcast_ss(q[r] + d);
+                a[r][0] = _mm256_fmadd_ps(b, k0, a[r][0]);
+                a[r][1] = _mm256_fmadd_ps(b, k1, a[r][1]);
+            }
+        }
+        const __m256 vs = _mm256_set1_ps(scale);
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) {
+            _mm256_storeu_ps(S + (size_t)r * lds + j, _mm256_mul_ps(a[r][0], vs));
+            _mm256_storeu_ps(S + (size_t)r * lds + j + 8, _mm256_mul_ps(a[r][1], vs));
+        }
+    }
+}
+
+AVX2 static void attn_qk_avx2(float *S, int lds, const float *const *q, int nq, const float *Kt, int kc, int hd,
+                              float scale)
+{
+    int i = 0;
+    for (; i + 4 <= nq; i += 4)
+        qk_rows(S + (size_t)i * lds, lds, q + i, 4, Kt, kc, hd, scale);
+    for (; i < nq; i++)
+        qk_rows(S + (size_t)i * lds, lds, q + i, 1, Kt, kc, hd, scale);
+}
+
+/* R query rows x 32 output dimensions per step: four value vectors per key, each weight broadcast. */
+AVX2I void pv_rows(float *const *o, const float *P, int ldp, const int R, const float *V, int kc, int hdv)
+{
+    int d = 0;
+    for (; d + 32 <= hdv; d += 32) {
+        __m256 a[2][4];
+#pragma GCC unroll 2
+        for (int r = 0; r < R; r++)
+            a[r][0] = a[r][1] = a[r][2] = a[r][3] = _mm256_setzero_ps();
+        for (int j = 0; j < kc; j++) {
+            const float *v = V + (size_t)j * hdv + d;
+            const __m256 v0 = _mm256_loadu_ps(v), v1 = _mm256_loadu_ps(v + 8), v2 = _mm256_loadu_ps(v + 16),
+                         v3 = _mm256_loadu_ps(v + 24);
+#pragma GCC unroll 2
+            for (int r = 0; r < R; r++) {
+                const __m256 p = _mm256_broadcast_ss(P + (size_t)r * ldp + j);
+                a[r][0] = _mm256_fmadd_ps(p, v0, a[r][0]);
+                a[r][1] = _mm256_fmadd_ps(p, v1, a[r][1]);
+                a[r][2] = _mm256_fmadd_ps(p, v2, a[r][2]);
+                a[r][3] = _mm256_fmadd_ps(p, v3, a[r][3]);
+            }
+        }
+#pragma GCC unroll 2
+        for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+            for (int m = 0; m < 4; m++)
+                _mm256_storeu_ps(o[r] + d + 8 * m, _mm256_add_ps(_mm256_loadu_ps(o[r] + d + 8 * m), a[r][m]));
+    }
+    for (; d < hdv; d++) /* head sizes that are not a multiple of 32 */
+        for (int r = 0; r < R; r++) {
+            float s = 0;
+            for (int j = 0; j < kc; j++)
+                s += P[(size_t)r * ldp + j] * V[(size_t)j * hdv + d];
+            o[r][d] += s;
+        }
+}
+
+AVX2 static void attn_pv_avx2(float *const *o, const float *P, int ldp, int nq, const float *V, int kc, int hdv)
+{
+    int i = 0;
+    for (; i + 2 <= nq; i += 2)
+        pv_rows(o + i, P + (size_t)i * ldp, ldp, 2, V, kc, hdv);
+    for (; i < nq; i++)
+        pv_rows(o + i, P + (size_t)i * ldp, ldp, 1, V, kc, hdv);
+}
+
 AVX2 static void softmax_avx2(float *x, int n)
 {
     float mx = x[0];
-    for (int i = 1; i < n; i++)
+    int i = 0;
+    if (n >= 8) {
+        __m256 m8 = _mm256_loadu_ps(x);
+        for (i = 8; i + 8 <= n; i += 8)
+            m8 = _mm256_max_ps(m8, _mm256_loadu_ps(x + i));
+        __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m8), _mm256_extractf128_ps(m8, 1));
+        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+        mx = _mm_cvtss_f32(_mm_max_ss(m4, _mm_movehdup_ps(m4)));
+    }
+    for (; i < n; i++)
         mx = x[i] > mx ? x[i] : mx;
     __m256 vm = _mm256_set1_ps(mx), acc = _mm256_setzero_ps();
-    int i = 0;
+    i = 0;
     for (; i + 8 <= n; i += 8) {
         __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm));
         _mm256_storeu_ps(x + i, e);
@@ -172,11 +286,12 @@ AVX2 static void swiglu_avx2(float *a, const float *b, int n)
 
 void llm_ops_init(llm_ops *o)
 {
-    *o = (llm_ops){dot_f32_c, axpy_f32_c, to_f16_c, to_f32_c, llm_softmax, llm_swiglu, false};
+    *o = (llm_ops){dot_f32_c, axpy_f32_c, to_f16_c, to_f32_c, llm_softmax, llm_swiglu, attn_qk_c, attn_pv_c, false};
 #ifdef LLM_X86
     /* quant's AVX2 path needs AVX2+FMA+F16C, checked with cpuid/xgetbv, and honours $JANC_CPU */
     if (q_get_path() != Q_PATH_SCALAR)
-        *o = (llm_ops){dot_f32_avx2, axpy_f32_avx2, to_f16_avx2, to_f32_avx2, softmax_avx2, swiglu_avx2, true};
+        *o = (llm_ops){dot_f32_avx2,  axpy_f32_avx2, to_f16_avx2,  to_f32_avx2, softmax_avx2,
+                       swiglu_avx2,   attn_qk_avx2,  attn_pv_avx2, true};
 #endif
 }
 

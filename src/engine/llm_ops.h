@@ -18,6 +18,11 @@ typedef struct llm_ops {
     void (*to_f32)(float *dst, const uint16_t *src, int n);
     void (*softmax)(float *x, int n);               /* as llm_softmax */
     void (*swiglu)(float *a, const float *b, int n); /* as llm_swiglu */
+    /* Attention on a chunk of kc keys (kc a multiple of 16) for nq query rows q[i] of hd floats:
+       S[i*lds + j] = scale * dot(q[i], key j), the keys transposed: Kt[d*kc + j]. */
+    void (*attn_qk)(float *S, int lds, const float *const *q, int nq, const float *Kt, int kc, int hd, float scale);
+    /* o[i][0..hdv) += sum over j < kc of P[i*ldp + j] * V[j*hdv ..], for i < nq. */
+    void (*attn_pv)(float *const *o, const float *P, int ldp, int nq, const float *V, int kc, int hdv);
     bool simd;
 } llm_ops;
 
