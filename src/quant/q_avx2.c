@@ -232,8 +232,27 @@ Q256I void pdecode2(uint32_t type, const uint8_t *blk, pdec2 *o)
 
 /* ---------------- tiles ---------------- */
 
-Q256I void ktile2(const uint32_t type, const uint8_t *const *wr, size_t bsz, int64_t nbt, const block_q8_K *const *xt,
-                  const int nt, float res[RT2][TT2])
+/*
+ * Decode streams the weights from memory: with 1-2 tokens the tiles
+ * prefetch, into L2, each block of the row tile about 16 KB ahead (pf bytes
+ * past the block; 0 past the rows of the call). See q_avx512.c's pf_offset.
+ */
+static inline size_t pf_offset2(int64_t r0, int64_t rows, size_t wrb, int64_t ntok)
+{
+    const size_t tile = RT2 * wrb;
+    const int64_t k = (int64_t)(((16 << 10) + tile - 1) / tile);
+    return ntok <= 2 && r0 + k * RT2 < rows ? (size_t)k * tile : 0;
+}
+
+Q256I void pf_block(const uint8_t *p, size_t bytes)
+{
+    for (size_t o = 0; o < bytes; o += 64)
+        _mm_prefetch((const char *)p + o, _MM_HINT_T1);
+    _mm_prefetch((const char *)p + bytes - 1, _MM_HINT_T1);
+}
+
+Q256I void ktile2(const uint32_t type, const uint8_t *const *wr, size_t pf, size_t bsz, int64_t nbt,
+                  const block_q8_K *const *xt, const int nt, float res[RT2][TT2])
 {
     __m256 acc[RT2][TT2];
     UNROLL
@@ -244,8 +263,11 @@ Q256I void ktile2(const uint32_t type, const uint8_t *const *wr, size_t bsz, int
     for (int64_t b = 0; b < nbt; b++) {
         kdec2 k[RT2];
         UNROLL
-        for (int r = 0; r < RT2; r++)
+        for (int r = 0; r < RT2; r++) {
+            if (pf)
+                pf_block(wr[r] + pf + (size_t)b * bsz, bsz);
             kdecode2(type, wr[r] + (size_t)b * bsz, &k[r]);
+        }
         UNROLL
         for (int t = 0; t < nt; t++) {
             const block_q8_K *x = xt[t] + b;
@@ -278,8 +300,8 @@ Q256I void ktile2(const uint32_t type, const uint8_t *const *wr, size_t bsz, int
             res[r][t] = hsum8(acc[r][t]);
 }
 
-Q256I void ptile2(const uint32_t type, const uint8_t *const *wr, size_t bsz, int64_t nbt, const block_q8_0 *const *xt,
-                  const int nt, float res[RT2][TT2])
+Q256I void ptile2(const uint32_t type, const uint8_t *const *wr, size_t pf, size_t bsz, int64_t nbt,
+                  const block_q8_0 *const *xt, const int nt, float res[RT2][TT2])
 {
     __m256 acc[RT2][TT2];
     UNROLL
@@ -294,6 +316,8 @@ Q256I void ptile2(const uint32_t type, const uint8_t *const *wr, size_t bsz, int
         __m256i aq[RT2];
         UNROLL
         for (int r = 0; r < RT2; r++) {
+            if (pf)
+                pf_block(wr[r] + pf + (size_t)b * bsz, bsz);
             pdecode2(type, wr[r] + (size_t)b * bsz, &k[r]);
             aq[r] = _mm256_sign_epi8(k[r].q, k[r].q);
         }
@@ -348,6 +372,7 @@ Q256I void gemm2(const uint32_t type, const uint8_t *W, size_t wrb, int64_t rows
         const uint8_t *wr[RT2];
         for (int r = 0; r < RT2; r++)
             wr[r] = W + (size_t)(r0 + (r < rr ? r : rr - 1)) * wrb;
+        const size_t pf = pf_offset2(r0, rows, wrb, ntok);
         for (int64_t t0 = 0; t0 < ntok; t0 += TT2) {
             const int tt = (int)q_min64(TT2, ntok - t0);
             const uint8_t *xt[TT2];
@@ -359,11 +384,11 @@ Q256I void gemm2(const uint32_t type, const uint8_t *W, size_t wrb, int64_t rows
                 TILE_SWITCH(CALL)
 #undef CALL
             } else if (fam == 1) {
-#define CALL(k) ktile2(type, wr, bsz, nbt, (const block_q8_K *const *)xt, k, res)
+#define CALL(k) ktile2(type, wr, pf, bsz, nbt, (const block_q8_K *const *)xt, k, res)
                 TILE_SWITCH(CALL)
 #undef CALL
             } else {
-#define CALL(k) ptile2(type, wr, bsz, nbt, (const block_q8_0 *const *)xt, k, res)
+#define CALL(k) ptile2(type, wr, pf, bsz, nbt, (const block_q8_0 *const *)xt, k, res)
                 TILE_SWITCH(CALL)
 #undef CALL
             }
