@@ -7,10 +7,12 @@
  * callback runs and its reader saw http_peer_gone). No model needed.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #include "harness.h"
@@ -57,10 +59,31 @@ static void s_done(void *cls)
 
 static int h_stream(void *a, http_req *r) { return http_reply_stream(r, 200, "text/event-stream", s_read, s_done, a); }
 
+/* A stream slower than the deadlines: 10 events, 250 ms apart, then the end. */
+static ssize_t slow_read(void *cls, const http_peer *peer, char *buf, size_t cap)
+{
+    (void)peer;
+    int *k = cls;
+    if (*k == 10)
+        return 0;
+    if (*k > 0)
+        poll(NULL, 0, 250);
+    return snprintf(buf, cap, "data: %d\n\n", (*k)++);
+}
+
+static void slow_done(void *cls) { free(cls); }
+
+static int h_slow_stream(void *a, http_req *r)
+{
+    (void)a;
+    return http_reply_stream(r, 200, "text/event-stream", slow_read, slow_done, calloc(1, sizeof(int)));
+}
+
 static const http_route routes[] = {
     {"POST", "/echo/{id}", h_echo},
     {"GET", "/open", h_echo},
     {"GET", "/stream", h_stream},
+    {"GET", "/slow", h_slow_stream},
 };
 
 static int connect_to(int port)
@@ -115,8 +138,8 @@ static int request(int fd, const char *req, char *buf, size_t cap)
 static http_server *start(app *a, const char *key)
 {
     static const char *const exempt[] = {"/", "/open", NULL}; /* "/" exempts only "/" itself */
-    http_options o = {.port = 0, .max_body = 1000, .routes = routes, .n_routes = 3, .app = a, .api_key = key,
-                      .auth_exempt = exempt};
+    http_options o = {.port = 0, .max_body = 1000, .routes = routes, .n_routes = 4, .app = a, .api_key = key,
+                      .auth_exempt = exempt, .header_timeout = 1, .body_timeout = 1, .body_min_rate = 100};
     jc_err err = {{0}};
     http_server *s = http_start(&o, &err);
     if (!s)
@@ -220,5 +243,193 @@ TEST(stream_and_hangup)
     http_stop(s);
 }
 
-TESTS(T(errors_and_keepalive), T(auth), T(stream_and_hangup));
+/* Waits up to ms for the peer to close fd (reading and dropping what it sends). True when it did. */
+static bool closed_within(int fd, int ms)
+{
+    char buf[4096];
+    for (int waited = 0; waited < ms; waited += 50) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 50) > 0) {
+            ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+            if (n == 0 || (n < 0 && errno != EAGAIN))
+                return true;
+        }
+    }
+    return false;
+}
+
+/* Sends s one byte every 300 ms until the peer closes (or s is all sent). Returns the bytes sent. */
+static size_t trickle(int fd, const char *s)
+{
+    size_t i = 0;
+    for (; s[i]; i++) {
+        if (send(fd, s + i, 1, MSG_NOSIGNAL) != 1 || closed_within(fd, 300))
+            break;
+    }
+    return i;
+}
+
+/*
+ * Proves: the deadlines (1 s here) close a client that sends its headers or
+ * its body a byte at a time, while other clients are served; an idle
+ * kept-alive connection is closed after the header deadline; a stream that
+ * outlasts every deadline is not cut.
+ */
+TEST(deadlines)
+{
+    app a = {0};
+    http_server *s = start(&a, NULL);
+    REQUIRE(s);
+    int port = http_port(s);
+    char buf[8192];
+    const char *head = "GET /open HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
+    int slow = connect_to(port);
+    REQUIRE(slow >= 0);
+    size_t sent = trickle(slow, head);
+    CHECKF(sent < strlen(head), "a trickled head was read to its end (%zu bytes)", sent);
+    close(slow);
+    /* a body at 3 bytes/s against 1 s + 1 s per 100 bytes */
+    slow = connect_to(port);
+    REQUIRE(slow >= 0);
+    const char *req = "POST /echo/x HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 60\r\n\r\n";
+    send(slow, req, strlen(req), MSG_NOSIGNAL);
+    int fast = connect_to(port);
+    CHECK_EQ_INT(request(fast, "GET /open HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", buf, sizeof buf), 200);
+    sent = trickle(slow, "{\"k\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}");
+    CHECKF(sent < 60, "a trickled body was read to its end");
+    close(slow);
+    /* the other client was served meanwhile; its kept-alive connection closed once idle past the deadline */
+    CHECK(closed_within(fast, 10000));
+    close(fast);
+    /* 2.5 s of events: longer than every deadline, and not cut */
+    fast = connect_to(port);
+    const char *sr = "GET /slow HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    send(fast, sr, strlen(sr), MSG_NOSIGNAL);
+    size_t len = 0;
+    buf[0] = 0;
+    while (len < sizeof buf - 1 && !strstr(buf, "\r\n0\r\n\r\n")) {
+        struct pollfd p = {.fd = fast, .events = POLLIN};
+        if (poll(&p, 1, 10000) <= 0)
+            break;
+        ssize_t n = recv(fast, buf + len, sizeof buf - 1 - len, 0);
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+        buf[len] = 0;
+    }
+    CHECKF(strstr(buf, "data: 9") && strstr(buf, "\r\n0\r\n\r\n"), "the slow stream was cut: %s", buf);
+    close(fast);
+    http_stop(s);
+}
+
+static const char *head_lookup(void *cls, const char *name)
+{
+    for (const char *const *h = cls; *h; h += 2)
+        if (!strcasecmp(h[0], name))
+            return h[1];
+    return NULL;
+}
+
+/* One request through the core without a socket; returns its status, the body in out. */
+static unsigned core_request(http_server *s, const char *method, const char *url, const char *const *hdrs,
+                             size_t header_bytes, const char *body, char *out, size_t cap)
+{
+    http_head h = {.method = method, .url = url, .header_bytes = header_bytes, .header = head_lookup,
+                   .header_cls = (void *)hdrs, .fd = -1};
+    http_req *r = http_req_begin(s, &h);
+    if (!body)
+        body = "";
+    size_t n = strlen(body);
+    http_req_feed(r, body, n / 2);
+    http_req_feed(r, body + n / 2, n - n / 2);
+    http_req_finish(r);
+    http_resp *p = http_req_resp(r);
+    unsigned st = p->status;
+    snprintf(out, cap, "%.*s", (int)p->len, p->body ? p->body : "");
+    http_req_free(r);
+    return st;
+}
+
+/* True if s is exactly an OpenAI error object with this code. */
+static bool is_error(const char *s, const char *code)
+{
+    json_error_t je;
+    json_t *j = json_loads(s, 0, &je);
+    json_t *e = json_object_get(j, "error");
+    bool ok = json_object_size(j) == 1 && json_object_size(e) == 4 &&
+              json_is_string(json_object_get(e, "message")) && json_is_string(json_object_get(e, "type")) &&
+              json_is_string(json_object_get(e, "code")) && !strcmp(json_string_value(json_object_get(e, "code")), code);
+    json_decref(j);
+    return ok;
+}
+
+/*
+ * Proves: the request core answers without a socket exactly as through one:
+ * oversized heads (431), long targets (414), unknown transfer codings (501),
+ * bad Content-Length (413), foreign Origin (403), missing key (401), the body
+ * in pieces reaching the handler, a query string ignored, and an error
+ * message quoting bytes that are not UTF-8 still valid JSON.
+ */
+TEST(core_without_socket)
+{
+    app a = {0};
+    static const char *const exempt[] = {"/open", NULL};
+    http_options o = {.no_socket = true, .max_body = 1000, .routes = routes, .n_routes = 4, .app = &a,
+                      .api_key = "sekret", .auth_exempt = exempt};
+    jc_err err = {{0}};
+    http_server *s = http_start(&o, &err);
+    REQUIRE(s);
+    CHECK_EQ_INT(http_port(s), 0);
+    char out[4096];
+    static const char *const key[] = {"Host", "127.0.0.1:1", "Authorization", "Bearer sekret", NULL};
+    CHECK_EQ_INT(core_request(s, "POST", "/echo/a%20b?x=1", key, 100, "{\"k\":1}", out, sizeof out), 200);
+    CHECKF(strstr(out, "\"body\":\"{\\\"k\\\":1}\"") && strstr(out, "\"id\":\"a b\""), "%s", out);
+    CHECK_EQ_INT(core_request(s, "GET", "/open", key, HTTP_DEFAULT_MAX_HEADER + 1, NULL, out, sizeof out), 431);
+    CHECKF(is_error(out, "header_too_large"), "%s", out);
+    char *long_url = calloc(1, HTTP_MAX_URL + 8);
+    memset(long_url, 'u', HTTP_MAX_URL + 2);
+    long_url[0] = '/';
+    CHECK_EQ_INT(core_request(s, "GET", long_url, key, 100, NULL, out, sizeof out), 414);
+    CHECKF(is_error(out, "uri_too_long"), "%s", out);
+    free(long_url);
+    static const char *const gz[] = {"Authorization", "Bearer sekret", "Transfer-Encoding", "gzip", NULL};
+    CHECK_EQ_INT(core_request(s, "POST", "/echo/x", gz, 100, "{}", out, sizeof out), 501);
+    CHECKF(is_error(out, "unsupported_transfer_encoding"), "%s", out);
+    static const char *const neg[] = {"Authorization", "Bearer sekret", "Content-Length", "-5", NULL};
+    CHECK_EQ_INT(core_request(s, "POST", "/echo/x", neg, 100, "{}", out, sizeof out), 413);
+    static const char *const foreign[] = {"Host", "127.0.0.1:1", "Origin", "http://evil.example", NULL};
+    CHECK_EQ_INT(core_request(s, "GET", "/open", foreign, 100, NULL, out, sizeof out), 403);
+    static const char *const none[] = {NULL};
+    CHECK_EQ_INT(core_request(s, "POST", "/echo/x", none, 100, "{}", out, sizeof out), 401);
+    CHECK_EQ_INT(core_request(s, "GET", "/open", none, 100, NULL, out, sizeof out), 200);
+    CHECK_EQ_INT(core_request(s, "GET", "/n\xff\xc3o", key, 100, NULL, out, sizeof out), 404);
+    CHECKF(is_error(out, "not_found"), "%s", out);
+    CHECK_EQ_INT(core_request(s, "GET", "/echo/\xe2\x82", key, 100, NULL, out, sizeof out), 405);
+    CHECKF(is_error(out, "method_not_allowed"), "%s", out);
+    http_stop(s);
+}
+
+/* Proves: a 100 KB header on a real socket gets janc's 431 error object, not libmicrohttpd's page. */
+TEST(big_header_on_socket)
+{
+    app a = {0};
+    http_server *s = start(&a, NULL);
+    REQUIRE(s);
+    int fd = connect_to(http_port(s));
+    REQUIRE(fd >= 0);
+    size_t n = 100000;
+    char *req = malloc(n + 128);
+    int k = snprintf(req, 128, "GET /open HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ");
+    memset(req + k, 'h', n);
+    memcpy(req + k + n, "\r\n\r\n", 5);
+    char buf[8192];
+    CHECK_EQ_INT(request(fd, req, buf, sizeof buf), 431);
+    CHECKF(strstr(buf, "application/json") && strstr(buf, "header_too_large"), "%s", buf);
+    free(req);
+    close(fd);
+    http_stop(s);
+}
+
+TESTS(T(errors_and_keepalive), T(auth), T(stream_and_hangup), T(deadlines), T(core_without_socket),
+      T(big_header_on_socket));
 TEST_MAIN()

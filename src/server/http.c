@@ -1,55 +1,25 @@
 /*
- * http.c — libmicrohttpd glue (see http.h): the access handler that
- * gathers a request (auth, CORS, body limit, route), the reply builders, the
- * streamed-body adapter, and peer-gone detection for blocked handlers.
+ * http.c — the request core of the HTTP layer (see http.h): the checks a
+ * request passes before its handler (header size, Origin/Host, API key,
+ * body size), CORS preflights, routing, the reply builders and peer-gone
+ * detection for blocked handlers. No sockets and no libmicrohttpd here:
+ * http_mhd.c feeds requests from its connections, tests and the fuzzer
+ * feed them directly.
  *
- * MHD calls the access handler several times per request in the
- * connection's thread: once with the headers (*con_cls NULL), once per body
- * piece, and once more with no data when the body is complete. Our per-request
- * state (http_req) lives from the first call until MHD's "request completed"
- * notification. URL unescaping is turned off in MHD so that the route matcher
- * sees the raw path and decodes each captured segment itself.
+ * A request lives from http_req_begin (its head) through http_req_feed
+ * (body pieces) and http_req_finish (the handler runs) to http_req_free. A
+ * reply is recorded in r->resp; the caller turns it into bytes. The raw path
+ * is kept: the route matcher decodes each captured segment itself.
  */
-#include "server/http.h"
+#include "server/http_int.h"
 #include "server/http_json.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <microhttpd.h>
-#include <netdb.h>
-#include <poll.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <strings.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <unistd.h>
-
-struct http_server {
-    struct MHD_Daemon *d;
-    http_options o;
-    char *host, *api_key, *cors;
-    bool loopback; /* bound to a loopback address: Host must name one too */
-    int port;
-    atomic_bool stopping;
-    atomic_int inflight; /* requests between their headers and MHD's completion notice */
-    int quiesced_fd;
-};
-
-struct http_req {
-    http_server *srv;
-    struct MHD_Connection *conn;
-    char method[16];
-    char *path;
-    jc_buf body;
-    bool too_big;
-    bool replied;
-    http_params params;
-    http_peer peer;
-};
-
-#define HTTP_DEFAULT_MAX_BODY (8u << 20)
 
 /* ---- errors ------------------------------------------------------------ */
 
@@ -62,6 +32,8 @@ static const char *type_for_status(unsigned status)
         return "permission_error";
     case 429:
         return "rate_limit_error";
+    case 501: /* a transfer coding the request used that janc does not read */
+        return "invalid_request_error";
     default:
         return status >= 500 ? "server_error" : "invalid_request_error";
     }
@@ -76,36 +48,45 @@ json_t *http_error_json(unsigned status, const char *param, const char *code, co
 
 /* ---- replies ----------------------------------------------------------- */
 
-static void add_common_headers(http_req *r, struct MHD_Response *resp, const char *ctype)
+static void resp_header(http_req *r, const char *name, const char *value)
 {
-    if (ctype)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
-    if (r->srv->cors) {
-        MHD_add_response_header(resp, "Access-Control-Allow-Origin", r->srv->cors);
-        if (strcmp(r->srv->cors, "*"))
-            MHD_add_response_header(resp, "Vary", "Origin");
-    }
+    http_resp *p = &r->resp;
+    if (p->n_headers >= HTTP_RESP_MAX_HEADERS)
+        return; /* our bug: the table is sized for the headers we send */
+    p->names[p->n_headers] = name;
+    p->values[p->n_headers++] = jc_xstrdup(value);
 }
 
-static int queue(http_req *r, unsigned status, struct MHD_Response *resp)
+/* Records the reply: status, content type, CORS headers, body (taken). */
+static int reply(http_req *r, unsigned status, const char *ctype, char *body, size_t len)
 {
-    if (!resp)
+    if (r->resp.status) {
+        free(body);
         return -1;
-    enum MHD_Result ok = MHD_queue_response(r->conn, status, resp);
-    MHD_destroy_response(resp);
-    r->replied = true;
-    return ok == MHD_YES ? 0 : -1;
+    }
+    r->resp.status = status;
+    r->resp.body = body;
+    r->resp.len = len;
+    if (ctype)
+        resp_header(r, "Content-Type", ctype);
+    if (r->srv->cors) {
+        resp_header(r, "Access-Control-Allow-Origin", r->srv->cors);
+        if (strcmp(r->srv->cors, "*"))
+            resp_header(r, "Vary", "Origin");
+    }
+    return 0;
 }
 
 int http_reply_raw(http_req *r, unsigned status, const char *content_type, const void *data, size_t len)
 {
-    if (r->replied)
+    if (r->resp.status)
         return -1;
-    struct MHD_Response *resp = MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
-    if (!resp)
-        return -1;
-    add_common_headers(r, resp, content_type);
-    return queue(r, status, resp);
+    char *copy = NULL;
+    if (len) {
+        copy = jc_xmalloc(len);
+        memcpy(copy, data, len);
+    }
+    return reply(r, status, content_type, copy, len);
 }
 
 int http_reply_json(http_req *r, unsigned status, json_t *body)
@@ -117,17 +98,59 @@ int http_reply_json(http_req *r, unsigned status, json_t *body)
     json_decref(body);
     if (!s)
         return http_reply_error(r, 500, NULL, NULL, "out of memory building the reply");
-    if (r->replied) {
-        free(s);
+    return reply(r, status, "application/json", s, len);
+}
+
+static int reply_error_json(http_req *r, unsigned status, json_t *j)
+{
+    if (!j)
         return -1;
-    }
-    struct MHD_Response *resp = MHD_create_response_from_buffer(len, s, MHD_RESPMEM_MUST_FREE);
-    if (!resp) {
-        free(s);
+    size_t len = 0;
+    char *s = http_json_dump(j, &len);
+    json_decref(j);
+    if (!s)
         return -1;
+    return reply(r, status, "application/json", s, len);
+}
+
+/* Length of the valid UTF-8 sequence at s (no overlongs, surrogates or code points past U+10FFFF), or 0. */
+static size_t utf8_seq(const unsigned char *s)
+{
+    unsigned c = s[0];
+    size_t n;
+    unsigned cp;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf)
+        n = 2, cp = c & 0x1f;
+    else if (c >= 0xe0 && c <= 0xef)
+        n = 3, cp = c & 0x0f;
+    else if (c >= 0xf0 && c <= 0xf4)
+        n = 4, cp = c & 0x07;
+    else
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80) /* also stops at the NUL */
+            return 0;
+        cp = cp << 6 | (s[i] & 0x3f);
     }
-    add_common_headers(r, resp, "application/json");
-    return queue(r, status, resp);
+    if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return n;
+}
+
+/* Replaces each byte of s that is not part of valid UTF-8 with '?' (a message may quote request bytes, or be cut
+ * inside a character). */
+static void utf8_fix(char *s)
+{
+    unsigned char *p = (unsigned char *)s;
+    while (*p) {
+        size_t n = utf8_seq(p);
+        if (n == 0)
+            *p++ = '?';
+        else
+            p += n;
+    }
 }
 
 int http_reply_error(http_req *r, unsigned status, const char *param, const char *code, const char *fmt, ...)
@@ -137,70 +160,26 @@ int http_reply_error(http_req *r, unsigned status, const char *param, const char
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    if (r->replied)
+    utf8_fix(msg);
+    if (r->resp.status)
         return -1;
-    json_t *j = http_error_json(status, param, code, msg);
-    if (!j)
-        return -1;
-    size_t len = 0;
-    char *s = http_json_dump(j, &len);
-    json_decref(j);
-    if (!s)
-        return -1;
-    struct MHD_Response *resp = MHD_create_response_from_buffer(len, s, MHD_RESPMEM_MUST_FREE);
-    if (!resp) {
-        free(s);
-        return -1;
-    }
-    add_common_headers(r, resp, "application/json");
-    return queue(r, status, resp);
-}
-
-typedef struct http_stream {
-    http_stream_read_fn read;
-    http_stream_done_fn done;
-    void *cls;
-    http_peer peer;
-} http_stream;
-
-static ssize_t stream_cb(void *cls, uint64_t pos, char *buf, size_t max)
-{
-    (void)pos;
-    http_stream *st = cls;
-    ssize_t n = st->read(st->cls, &st->peer, buf, max);
-    if (n > 0)
-        return n;
-    return n == 0 ? MHD_CONTENT_READER_END_OF_STREAM : MHD_CONTENT_READER_END_WITH_ERROR;
-}
-
-static void stream_free(void *cls)
-{
-    http_stream *st = cls;
-    st->done(st->cls);
-    free(st);
+    return reply_error_json(r, status, http_error_json(status, param, code, msg));
 }
 
 int http_reply_stream(http_req *r, unsigned status, const char *content_type, http_stream_read_fn read,
                       http_stream_done_fn done, void *cls)
 {
-    if (r->replied) {
+    if (r->resp.status) {
         done(cls);
         return -1;
     }
-    http_stream *st = jc_xcalloc(1, sizeof *st);
-    st->read = read;
-    st->done = done;
-    st->cls = cls;
-    st->peer = r->peer;
-    struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, stream_cb, st, stream_free);
-    if (!resp) {
-        stream_free(st);
-        return -1;
-    }
-    add_common_headers(r, resp, content_type);
-    MHD_add_response_header(resp, "Cache-Control", "no-cache");
-    MHD_add_response_header(resp, "X-Accel-Buffering", "no");
-    return queue(r, status, resp);
+    reply(r, status, content_type, NULL, 0);
+    r->resp.read = read;
+    r->resp.done = done;
+    r->resp.cls = cls;
+    resp_header(r, "Cache-Control", "no-cache");
+    resp_header(r, "X-Accel-Buffering", "no");
+    return 0;
 }
 
 /* ---- request accessors ------------------------------------------------- */
@@ -219,7 +198,7 @@ const char *http_req_body(const http_req *r, size_t *len)
 
 const char *http_req_header(const http_req *r, const char *name)
 {
-    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+    return r->header ? r->header(r->header_cls, name) : NULL;
 }
 
 bool http_peer_stopping(const http_peer *p) { return atomic_load(&((http_server *)p->srv)->stopping); }
@@ -239,7 +218,7 @@ bool http_peer_gone(const http_peer *p)
     return false;
 }
 
-/* ---- the access handler ------------------------------------------------ */
+/* ---- checks before the handler ------------------------------------------ */
 
 static bool auth_exempt(const http_server *s, const char *method, const char *path)
 {
@@ -279,12 +258,13 @@ static bool host_is_loopback(const char *host)
  * API. On a loopback bind the Host header must name a loopback host too,
  * which stops DNS rebinding. Returns the offending header's name, or NULL.
  */
-static const char *foreign_request(const http_server *s, struct MHD_Connection *conn)
+static const char *foreign_request(const http_req *r)
 {
-    const char *host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+    const http_server *s = r->srv;
+    const char *host = http_req_header(r, "Host");
     if (s->loopback && host && !host_is_loopback(host))
         return "Host";
-    const char *origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin");
+    const char *origin = http_req_header(r, "Origin");
     if (!origin)
         return NULL;
     if (s->cors && (!strcmp(s->cors, "*") || !strcmp(origin, s->cors)))
@@ -309,16 +289,11 @@ static bool auth_ok(const http_server *s, const char *hdr)
 
 static void preflight(http_req *r)
 {
-    struct MHD_Response *resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
-    if (!resp)
-        return;
-    add_common_headers(r, resp, NULL);
-    MHD_add_response_header(resp, "Access-Control-Allow-Methods", "GET, POST, PUT, DELETE, OPTIONS");
+    reply(r, 204, NULL, NULL, 0);
+    resp_header(r, "Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE, OPTIONS");
     const char *req_hdrs = http_req_header(r, "Access-Control-Request-Headers");
-    MHD_add_response_header(resp, "Access-Control-Allow-Headers",
-                            req_hdrs ? req_hdrs : "Authorization, Content-Type");
-    MHD_add_response_header(resp, "Access-Control-Max-Age", "600");
-    queue(r, 204, resp);
+    resp_header(r, "Access-Control-Allow-Headers", req_hdrs ? req_hdrs : "Authorization, Content-Type");
+    resp_header(r, "Access-Control-Max-Age", "600");
 }
 
 static void dispatch(http_req *r)
@@ -336,216 +311,144 @@ static void dispatch(http_req *r)
         return;
     }
     if (m == HTTP_MATCH_METHOD) {
-        json_t *j = http_error_json(405, NULL, "method_not_allowed", "method not allowed");
-        char *msg = jc_xasprintf("%s is not allowed on %s (allowed: %s)", r->method, r->path, allow);
-        json_object_set_new(json_object_get(j, "error"), "message", json_string(msg));
-        free(msg);
-        char *sj = http_json_dump(j, NULL);
-        json_decref(j);
-        if (!sj)
-            return;
-        struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(sj), sj, MHD_RESPMEM_MUST_FREE);
-        if (!resp) {
-            free(sj);
-            return;
-        }
-        add_common_headers(r, resp, "application/json");
-        MHD_add_response_header(resp, "Allow", allow);
-        queue(r, 405, resp);
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s is not allowed on %s (allowed: %s)", r->method, r->path, allow);
+        utf8_fix(msg);
+        if (reply_error_json(r, 405, http_error_json(405, NULL, "method_not_allowed", msg)) == 0)
+            resp_header(r, "Allow", allow);
         return;
     }
     s->o.routes[idx].fn(s->o.app, r);
-    if (!r->replied)
+    if (!r->resp.status)
         http_reply_error(r, 500, NULL, NULL, "the handler for %s %s gave no reply", r->method, r->path);
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
-                                  const char *version, const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+/* ---- a request's life -------------------------------------------------- */
+
+http_req *http_req_begin(http_server *s, const http_head *h)
 {
-    (void)version;
-    http_server *s = cls;
-    http_req *r = *con_cls;
-    if (!r) {
-        r = jc_xcalloc(1, sizeof *r);
-        atomic_fetch_add(&s->inflight, 1);
-        r->srv = s;
-        r->conn = conn;
-        snprintf(r->method, sizeof r->method, "%s", method);
-        r->path = jc_xstrdup(url);
-        jc_buf_init(&r->body, s->o.max_body);
-        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-        r->peer.fd = ci ? ci->connect_fd : -1;
-        r->peer.srv = s;
-        *con_cls = r;
-        const char *foreign = foreign_request(s, conn);
-        if (foreign) {
-            http_reply_error(r, 403, NULL, "forbidden_origin",
-                             "requests from another site are refused (%s header); use --cors ORIGIN to allow one",
-                             foreign);
-            return MHD_YES;
+    http_req *r = jc_xcalloc(1, sizeof *r);
+    atomic_fetch_add(&s->inflight, 1);
+    r->srv = s;
+    snprintf(r->method, sizeof r->method, "%s", h->method ? h->method : "");
+    const char *url = h->url ? h->url : "";
+    r->path = jc_xstrndup(url, strcspn(url, "?"));
+    r->header = h->header;
+    r->header_cls = h->header_cls;
+    jc_buf_init(&r->body, s->o.max_body);
+    r->peer.fd = h->fd;
+    r->peer.srv = s;
+
+    size_t url_len = strlen(url);
+    if (url_len > HTTP_MAX_URL) {
+        http_reply_error(r, 414, NULL, "uri_too_long", "the request target (%zu bytes) is over the limit of %u bytes",
+                         url_len, HTTP_MAX_URL);
+        return r;
+    }
+    if (h->header_bytes > s->o.max_header) {
+        http_reply_error(r, 431, NULL, "header_too_large",
+                         "the request line and headers (%zu bytes) are over the limit of %zu bytes", h->header_bytes,
+                         s->o.max_header);
+        return r;
+    }
+    const char *foreign = foreign_request(r);
+    if (foreign) {
+        http_reply_error(r, 403, NULL, "forbidden_origin",
+                         "requests from another site are refused (%s header); use --cors ORIGIN to allow one", foreign);
+        return r;
+    }
+    if (s->api_key && !auth_exempt(s, r->method, r->path) && !auth_ok(s, http_req_header(r, "Authorization"))) {
+        http_reply_error(r, 401, NULL, "invalid_api_key",
+                         "missing or wrong API key: send the header 'Authorization: Bearer <key>'");
+        return r;
+    }
+    const char *te = http_req_header(r, "Transfer-Encoding");
+    if (te && strcasecmp(te, "chunked")) {
+        http_reply_error(r, 501, NULL, "unsupported_transfer_encoding",
+                         "Transfer-Encoding '%.64s' is not supported (send Content-Length, or chunked)", te);
+        return r;
+    }
+    const char *cl = http_req_header(r, "Content-Length");
+    if (cl) {
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(cl, &end, 10);
+        if (errno || end == cl || *end || cl[0] == '-' || v > s->o.max_body) {
+            http_reply_error(r, 413, NULL, "request_too_large",
+                             "the request body (%.32s bytes) is over the limit of %zu bytes", cl, s->o.max_body);
+            return r;
         }
-        if (s->api_key && !auth_exempt(s, r->method, r->path) &&
-            !auth_ok(s, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION))) {
-            http_reply_error(r, 401, NULL, "invalid_api_key",
-                             "missing or wrong API key: send the header 'Authorization: Bearer <key>'");
-            return MHD_YES;
-        }
-        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl) {
-            char *end;
-            errno = 0;
-            unsigned long long v = strtoull(cl, &end, 10);
-            if (errno || *end || v > s->o.max_body) {
-                http_reply_error(r, 413, NULL, "request_too_large", "the request body (%s bytes) is over the limit of %zu bytes",
-                                 cl, s->o.max_body);
-                return MHD_YES;
-            }
-        }
-        return MHD_YES;
     }
-    if (*upload_data_size) {
-        if (!r->replied && !r->too_big && jc_buf_append(&r->body, upload_data, *upload_data_size) < 0)
-            r->too_big = true;
-        *upload_data_size = 0;
-        return MHD_YES;
-    }
-    if (r->replied)
-        return MHD_YES;
-    if (r->too_big) {
-        http_reply_error(r, 413, NULL, "request_too_large", "the request body is over the limit of %zu bytes",
-                         s->o.max_body);
-        return MHD_YES;
-    }
-    if (s->cors && !strcmp(r->method, "OPTIONS")) {
-        preflight(r);
-        return MHD_YES;
-    }
-    dispatch(r);
-    return r->replied ? MHD_YES : MHD_NO;
+    return r;
 }
 
-static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
+void http_req_feed(http_req *r, const void *data, size_t n)
 {
-    (void)conn;
-    (void)toe;
-    http_server *s = cls;
-    http_req *r = *con_cls;
+    if (n && !r->resp.status && !r->too_big && jc_buf_append(&r->body, data, n) < 0)
+        r->too_big = true;
+}
+
+void http_req_finish(http_req *r)
+{
+    if (r->resp.status)
+        return;
+    if (r->too_big) {
+        http_reply_error(r, 413, NULL, "request_too_large", "the request body is over the limit of %zu bytes",
+                         r->srv->o.max_body);
+        return;
+    }
+    if (r->srv->cors && !strcmp(r->method, "OPTIONS")) {
+        preflight(r);
+        return;
+    }
+    dispatch(r);
+}
+
+http_resp *http_req_resp(http_req *r) { return &r->resp; }
+
+void http_req_free(http_req *r)
+{
     if (!r)
         return;
-    atomic_fetch_sub(&s->inflight, 1);
+    if (r->resp.done)
+        r->resp.done(r->resp.cls);
+    free(r->resp.body);
+    for (int i = 0; i < r->resp.n_headers; i++)
+        free(r->resp.values[i]);
+    atomic_fetch_sub(&r->srv->inflight, 1);
     jc_buf_free(&r->body);
     free(r->path);
     free(r);
-    *con_cls = NULL;
 }
 
-/* Keeps the URL raw: the route matcher decodes captured segments itself. */
-static size_t unescape_noop(void *cls, struct MHD_Connection *c, char *s)
-{
-    (void)cls;
-    (void)c;
-    return strlen(s);
-}
+/* ---- the server's settings ------------------------------------------------ */
 
-static void mhd_log(void *cls, const char *fmt, va_list ap)
+void http_server_init(http_server *s, const http_options *o)
 {
-    (void)cls;
-    if (!jc_log_enabled(JC_LOG_DEBUG))
-        return;
-    char msg[512];
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    size_t n = strlen(msg);
-    while (n && msg[n - 1] == '\n')
-        msg[--n] = 0;
-    jc_debug("http: %s", msg);
-}
-
-http_server *http_start(const http_options *o, jc_err *err)
-{
-    http_server *s = jc_xcalloc(1, sizeof *s);
     s->o = *o;
-    s->quiesced_fd = -1;
     if (!s->o.max_body)
         s->o.max_body = HTTP_DEFAULT_MAX_BODY;
     if (!s->o.max_conns)
         s->o.max_conns = 256;
+    if (!s->o.max_header)
+        s->o.max_header = HTTP_DEFAULT_MAX_HEADER;
+    if (!s->o.header_timeout)
+        s->o.header_timeout = HTTP_DEFAULT_HEADER_TIMEOUT;
+    if (!s->o.body_timeout)
+        s->o.body_timeout = HTTP_DEFAULT_BODY_TIMEOUT;
+    if (!s->o.body_min_rate)
+        s->o.body_min_rate = HTTP_DEFAULT_BODY_MIN_RATE;
     s->host = jc_xstrdup(o->host && *o->host ? o->host : "127.0.0.1");
     s->loopback = host_is_loopback(s->host) || !strcmp(s->host, "::1");
     s->api_key = o->api_key && *o->api_key ? jc_xstrdup(o->api_key) : NULL;
     s->cors = o->cors_origin && *o->cors_origin ? jc_xstrdup(o->cors_origin) : NULL;
     atomic_init(&s->stopping, false);
     atomic_init(&s->inflight, 0);
+}
 
-    if (o->port < 0 || o->port > 65535) {
-        jc_errf(err, "--port %d is out of range (0..65535)", o->port);
-        goto fail;
-    }
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV | AI_PASSIVE};
-    struct addrinfo *ai = NULL;
-    char portstr[16];
-    snprintf(portstr, sizeof portstr, "%d", o->port);
-    int gai = getaddrinfo(s->host, portstr, &hints, &ai);
-    if (gai || !ai) {
-        jc_errf(err, "cannot resolve host '%s': %s", s->host, gai_strerror(gai));
-        goto fail;
-    }
-    struct sockaddr_storage addr;
-    memset(&addr, 0, sizeof addr);
-    memcpy(&addr, ai->ai_addr, JC_MIN((size_t)ai->ai_addrlen, sizeof addr));
-    bool v6 = ai->ai_family == AF_INET6;
-    freeaddrinfo(ai);
-
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ITC | MHD_USE_ERROR_LOG;
-    if (v6)
-        flags |= MHD_USE_IPv6;
-    s->d = MHD_start_daemon(flags, (uint16_t)o->port, NULL, NULL, on_request, s,
-                            MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->o.max_conns,
-                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, /* idle keep-alive, s */
-                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, (void *)s,
-                            MHD_OPTION_UNESCAPE_CALLBACK, unescape_noop, (void *)NULL,
-                            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, (void *)NULL,
-                            MHD_OPTION_END);
-    if (!s->d) {
-        jc_errf(err, "cannot listen on %s:%d (in use, or not an address of this machine?)", s->host, o->port);
-        goto fail;
-    }
-    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
-    s->port = di && di->port ? di->port : o->port;
-    return s;
-fail:
+void http_server_fini(http_server *s)
+{
     free(s->host);
     free(s->api_key);
     free(s->cors);
-    free(s);
-    return NULL;
-}
-
-int http_port(const http_server *s) { return s->port; }
-const char *http_host(const http_server *s) { return s->host; }
-
-void http_quiesce(http_server *s)
-{
-    if (!s || atomic_exchange(&s->stopping, true))
-        return;
-    MHD_socket fd = MHD_quiesce_daemon(s->d);
-    if (fd != MHD_INVALID_SOCKET)
-        s->quiesced_fd = fd;
-}
-
-void http_stop(http_server *s)
-{
-    if (!s)
-        return;
-    http_quiesce(s);
-    for (int i = 0; i < 300 && atomic_load(&s->inflight) > 0; i++)
-        poll(NULL, 0, 10);
-    MHD_stop_daemon(s->d);
-    if (s->quiesced_fd >= 0)
-        close(s->quiesced_fd);
-    free(s->host);
-    free(s->api_key);
-    free(s->cors);
-    free(s);
 }
