@@ -136,6 +136,12 @@ TEST(gen_validation)
         {"{\"model\":\"m\",\"messages\":[1]}", "messages"},
         {"{\"model\":\"m\",\"messages\":[{\"content\":\"x\"}]}", "messages"},
         {"{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":5}]}", "messages"},
+        /* content left out (or null): only an assistant message that calls tools may */
+        {"{\"model\":\"m\",\"messages\":[{\"role\":\"user\"}]}", "messages"},
+        {"{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":null}]}", "messages"},
+        {"{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"},{\"role\":\"assistant\"}]}", "messages"},
+        {"{\"model\":\"m\",\"messages\":[{\"role\":\"assistant\",\"tool_calls\":[]}]}", "messages"},
+        {"{\"model\":\"m\",\"messages\":[{\"role\":\"tool\",\"tool_calls\":[{}]}]}", "messages"},
         {"{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"temperature\":\"hot\"}", "temperature"},
         {"{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"temperature\":-1}", "temperature"},
         {"{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"top_p\":1.5}", "top_p"},
@@ -168,6 +174,59 @@ TEST(gen_validation)
         api_gen_req_free(&q);
         json_decref(b);
     }
+}
+
+/* Proves: a message without content names it; an assistant message with tool_calls needs none. */
+TEST(message_content)
+{
+    json_t *b = J("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"},{\"role\":\"user\"}]}");
+    REQUIRE(b);
+    api_gen_req q;
+    api_error e;
+    CHECK(api_gen_req_parse(b, true, &q, &e) == -1);
+    CHECKF(strstr(e.msg, "messages[1].content is required") != NULL, "msg: %s", e.msg);
+    CHECK_STR(e.code, "missing_parameter");
+    api_gen_req_free(&q);
+    json_decref(b);
+    static const char *ok[] = {
+        "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"},{\"role\":\"assistant\",\"content\":null,"
+        "\"tool_calls\":[{\"id\":\"c1\",\"type\":\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"{}\"}}]},"
+        "{\"role\":\"tool\",\"tool_call_id\":\"c1\",\"content\":\"42\"}]}",
+        "{\"model\":\"m\",\"messages\":[{\"role\":\"assistant\",\"tool_calls\":[{}]}]}",
+        "{\"model\":\"m\",\"messages\":[{\"role\":\"assistant\",\"function_call\":{\"name\":\"f\"}}]}",
+        "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"x\"}]}]}",
+        "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"\"}]}",
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        b = J(ok[i]);
+        REQUIRE(b);
+        CHECKF(api_gen_req_parse(b, true, &q, &e) == 0, "case %zu refused: %s", i, e.msg);
+        api_gen_req_free(&q);
+        json_decref(b);
+    }
+}
+
+/* Proves: ids for new models follow the folder-name rule, and the error names the param and says why. */
+TEST(new_id_validation)
+{
+    api_error e;
+    CHECK(api_new_id_ok("tinyllama-1.1b_Q4", &e));
+    static const char *bad[] = {"", ".", "..", ".hidden", "%2e%2e", "a/b", "a b", "a\nb", "caf\xc3\xa9"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        memset(&e, 0, sizeof e);
+        CHECKF(!api_new_id_ok(bad[i], &e), "accepted '%s'", bad[i]);
+        CHECK_EQ_INT(e.status, 400);
+        CHECK_STR(e.param, "id");
+        CHECK_STR(e.code, "invalid_model_id");
+    }
+    api_new_id_ok("%2e%2e", &e);
+    CHECKF(strstr(e.msg, "'%2e%2e'") && strstr(e.msg, "not percent-decoded"), "msg: %s", e.msg);
+    char big[200];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    CHECK(!api_new_id_ok(big, &e));
+    big[128] = 0;
+    CHECK(api_new_id_ok(big, &e));
 }
 
 /* Proves: a valid request is read exactly; unknown fields are ignored; model parameters fill only the gaps; token_limit caps. */
@@ -278,9 +337,21 @@ TEST(json_writer)
     json_decref(back);
     free(s);
     json_decref(nan);
-    /* too deep: refused, not a stack overflow */
+    /* as deep as jansson parses: written back (a 600-deep metadata edit once broke every model list) */
+    char *deep_text = malloc(2 * JSON_PARSER_MAX_DEPTH + 1);
+    memset(deep_text, '[', JSON_PARSER_MAX_DEPTH);
+    memset(deep_text + JSON_PARSER_MAX_DEPTH, ']', JSON_PARSER_MAX_DEPTH);
+    deep_text[2 * JSON_PARSER_MAX_DEPTH] = 0;
+    json_t *parsed = J(deep_text);
+    REQUIRE(parsed);
+    s = http_json_dump(parsed, NULL);
+    CHECK(s && !strcmp(s, deep_text));
+    free(s);
+    json_decref(parsed);
+    free(deep_text);
+    /* deeper than that (only a program builds such a value): refused, not a stack overflow */
     json_t *deep = json_array(), *cur = deep;
-    for (int i = 0; i < 600; i++) {
+    for (int i = 0; i < JSON_PARSER_MAX_DEPTH + 20; i++) {
         json_t *n = json_array();
         json_array_append_new(cur, n);
         cur = n;
@@ -290,5 +361,5 @@ TEST(json_writer)
 }
 
 TESTS(T(json_writer), T(route_match), T(route_decode), T(id_validation), T(body_parse), T(gen_validation), T(gen_parse_ok),
-      T(embed_parse));
+      T(embed_parse), T(message_content), T(new_id_validation));
 TEST_MAIN()

@@ -4,6 +4,7 @@
  */
 #include "server/api_int.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,10 +166,32 @@ int32_t *api_tokenize(const runner_model *m, const char *text, bool parse_specia
     return t;
 }
 
+/* A limit from the environment when the options left it 0: a whole number in 1..max. */
+static int env_limit(const char *name, unsigned max, unsigned *v, jc_err *err)
+{
+    const char *e = getenv(name);
+    if (*v || !e || !*e)
+        return 0;
+    char *end;
+    errno = 0;
+    unsigned long x = strtoul(e, &end, 10);
+    if (errno || *end || e[0] < '0' || e[0] > '9' || x < 1 || x > max)
+        return jc_errf(err, "$%s must be a whole number from 1 to %u, got '%s'", name, max, e);
+    *v = (unsigned)x;
+    return 0;
+}
+
 api_server *api_start(const api_opts *o, jc_err *err)
 {
     api_server *a = jc_xcalloc(1, sizeof *a);
     a->o = *o;
+    if (env_limit("JANC_HEADER_TIMEOUT", 86400, &a->o.header_timeout, err) < 0 ||
+        env_limit("JANC_BODY_TIMEOUT", 86400, &a->o.body_timeout, err) < 0 ||
+        env_limit("JANC_BODY_MIN_RATE", 1u << 30, &a->o.body_min_rate, err) < 0)
+        goto fail;
+    const char *nd = getenv("JANC_NO_DOWNLOADS");
+    if (nd && *nd && strcmp(nd, "0"))
+        a->o.no_downloads = true;
     a->st = store_open(o->data_dir, err);
     if (!a->st)
         goto fail;
@@ -178,7 +201,7 @@ api_server *api_start(const api_opts *o, jc_err *err)
             jc_warn("not following the models folder: %s", werr.msg);
     }
     /* downloads a previous run left unfinished go on from their .part */
-    int resumed = store_resume_downloads(a->st);
+    int resumed = a->o.no_downloads ? 0 : store_resume_downloads(a->st);
     if (resumed > 0)
         jc_info("resuming %d download%s", resumed, resumed == 1 ? "" : "s");
     runner_opts ro = {.n_threads = o->n_threads, .queue_max = o->queue_max, .autoload = !o->no_autoload};
@@ -202,7 +225,9 @@ api_server *api_start(const api_opts *o, jc_err *err)
 
     http_options ho = {.host = o->host, .port = o->port, .max_body = o->max_body, .api_key = o->api_key,
                        .cors_origin = o->cors_origin, .routes = a->routes, .n_routes = a->n_routes, .app = a,
-                       .auth_exempt = a->exempt};
+                       .auth_exempt = a->exempt, .header_timeout = a->o.header_timeout,
+                       .body_timeout = a->o.body_timeout, .body_min_rate = a->o.body_min_rate,
+                       .no_socket = o->no_listen};
     a->http = http_start(&ho, err);
     if (!a->http)
         goto fail;
@@ -213,6 +238,7 @@ fail:
 }
 
 int api_port(const api_server *a) { return http_port(a->http); }
+http_server *api_http(api_server *a) { return a->http; }
 const char *api_host(const api_server *a) { return http_host(a->http); }
 
 void api_shutdown(api_server *a)

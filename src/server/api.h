@@ -28,12 +28,18 @@ typedef struct api_opts {
     int n_threads;           /* per model; 0: all CPUs */
     int queue_max;           /* per model; 0: 4 * n_parallel */
     size_t max_body;         /* 0: 8 MiB */
+    /* Request deadlines (see http.h); 0: $JANC_HEADER_TIMEOUT, $JANC_BODY_TIMEOUT, $JANC_BODY_MIN_RATE, else 30 s, 30 s, 1024 bytes/s */
+    unsigned header_timeout, body_timeout, body_min_rate;
+    bool no_downloads;       /* POST /v1/models and .../download answer 403 (also $JANC_NO_DOWNLOADS=1) */
+    bool no_listen;          /* no socket: requests are fed through api_http() (tests, fuzzing) */
 } api_opts;
 
 typedef struct api_server api_server;
 
-/* Opens the store and listens. NULL with err set. */
+/* Opens the store and listens. NULL with err set (also for a malformed $JANC_* limit). */
 api_server *api_start(const api_opts *o, jc_err *err);
+/* The HTTP layer, to feed requests with http_req_begin when no_listen is set. */
+struct http_server *api_http(api_server *a);
 int api_port(const api_server *a);
 const char *api_host(const api_server *a);
 /* Stops accepting; open streams end with an error event. */

@@ -45,6 +45,12 @@ static int reply_model(api_server *a, http_req *r, const char *id, unsigned stat
     return http_reply_json(r, status, m);
 }
 
+static int refuse_download(http_req *r)
+{
+    return http_reply_error(r, 403, NULL, "downloads_disabled",
+                            "downloads are turned off on this server ($JANC_NO_DOWNLOADS); import a local file instead");
+}
+
 /* True if the store has model id; otherwise replies 404 and returns false. */
 static bool model_exists(api_server *a, http_req *r, const char *id)
 {
@@ -209,6 +215,7 @@ int api_models_create(void *app, http_req *r)
     if (!body)
         return 0;
     const char *url = NULL, *id = NULL;
+    api_error e;
     int k = opt_string(r, body, "source_url", &url);
     if (k == 0)
         k = opt_string(r, body, "url", &url);
@@ -218,8 +225,12 @@ int api_models_create(void *app, http_req *r)
         http_reply_error(r, 400, "source_url", "missing_parameter", "source_url is required");
         goto out;
     }
-    if (id && !api_id_ok(id)) {
-        http_reply_error(r, 400, "id", "invalid_model_id", "invalid model id '%s'", id);
+    if (id && !api_new_id_ok(id, &e)) {
+        api_reply_err(r, &e);
+        goto out;
+    }
+    if (a->o.no_downloads) {
+        refuse_download(r);
         goto out;
     }
     char *new_id = NULL;
@@ -243,6 +254,8 @@ int api_models_download(void *app, http_req *r)
         return 0;
     if (!model_exists(a, r, id))
         return 0;
+    if (a->o.no_downloads)
+        return refuse_download(r);
     jc_err err = {{0}};
     int rc = store_pull(a->st, id, NULL, NULL, &err);
     if (rc < 0)
@@ -366,8 +379,9 @@ int api_models_import(void *app, http_req *r)
         http_reply_error(r, 400, "path", "invalid_value", "path must be absolute, got '%s'", path);
         goto out;
     }
-    if (id && !api_id_ok(id)) {
-        http_reply_error(r, 400, "id", "invalid_model_id", "invalid model id '%s'", id);
+    api_error e;
+    if (id && !api_new_id_ok(id, &e)) {
+        api_reply_err(r, &e);
         goto out;
     }
     int mode = mode_s ? store_import_mode_parse(mode_s) : STORE_IMPORT_COPY;

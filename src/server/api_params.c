@@ -191,6 +191,15 @@ static int parse_sampling(const json_t *b, api_sampling *s, api_error *e)
     return 0;
 }
 
+/* An assistant message that calls tools (tool_calls, or the older function_call) instead of saying something. */
+static bool calls_tools(const json_t *m)
+{
+    if (strcmp(json_string_value(json_object_get(m, "role")), "assistant"))
+        return false;
+    const json_t *tc = json_object_get(m, "tool_calls");
+    return (json_is_array(tc) && json_array_size(tc) > 0) || json_is_object(json_object_get(m, "function_call"));
+}
+
 static int parse_model(const json_t *b, char **model, api_error *e)
 {
     json_t *m = json_object_get(b, "model");
@@ -251,6 +260,11 @@ int api_gen_req_parse(const json_t *b, bool chat, api_gen_req *r, api_error *e)
             if (c && !json_is_null(c) && !json_is_string(c) && !json_is_array(c))
                 return api_errorf(e, 400, "messages", "invalid_type",
                                   "messages[%zu].content must be a string or a list of parts", i);
+            if ((!c || json_is_null(c)) && !calls_tools(m))
+                return api_errorf(e, 400, "messages", "missing_parameter",
+                                  "messages[%zu].content is required (only an assistant message with tool_calls may "
+                                  "leave it out)",
+                                  i);
         }
         r->messages = msgs;
         json_t *tools = json_object_get(b, "tools");
@@ -449,4 +463,21 @@ bool api_id_ok(const char *id)
             return false;
     }
     return true;
+}
+
+bool api_new_id_ok(const char *id, api_error *e)
+{
+    size_t n = strlen(id);
+    bool ok = n >= 1 && n <= 128 && id[0] != '.';
+    for (size_t i = 0; ok && i < n; i++) {
+        char c = id[i];
+        ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+             c == '-';
+    }
+    if (ok)
+        return true;
+    api_errorf(e, 400, "id", "invalid_model_id",
+               "invalid model id '%.64s%s': use 1 to 128 of A-Z a-z 0-9 . _ - , not starting with '.'%s", id,
+               n > 64 ? "..." : "", strchr(id, '%') ? " (ids in a body are not percent-decoded)" : "");
+    return false;
 }

@@ -105,4 +105,12 @@ void api_embed_req_free(api_embed_req *r);
  */
 bool api_id_ok(const char *id);
 
+/*
+ * An id for a new model (import, download) in a body: 1..128 of
+ * A-Z a-z 0-9 . _ -, not starting with '.' (the store's rule for folder
+ * names; ids in a body are taken literally, not percent-decoded). False
+ * with e set: 400, param "id", code invalid_model_id, a message quoting it.
+ */
+bool api_new_id_ok(const char *id, api_error *e);
+
 #endif

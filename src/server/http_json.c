@@ -8,6 +8,9 @@
  * characters); bytes >= 0x80 are copied (jansson only holds valid UTF-8).
  * Reals print in the shortest of %.15g / %.17g that reads back exactly,
  * always with a '.' or an exponent; NaN and infinities become null.
+ * Nesting is bounded just past jansson's parser limit (2048): whatever a
+ * request or a model.json held can be written back (a model edit with
+ * 600-deep metadata once made every later model list a 500).
  */
 #include "server/http_json.h"
 
@@ -80,9 +83,13 @@ static int put_real(jc_buf *b, double d)
     return jc_buf_puts(b, tmp);
 }
 
+/* Deeper than anything jansson parses (a body, a model.json), with room for the few levels a reply wraps
+ * around such a value (a model list), so every value janc read can be written back. */
+#define MAX_DEPTH (JSON_PARSER_MAX_DEPTH + 16)
+
 static int put_value(jc_buf *b, const json_t *v, int depth)
 {
-    if (depth > 512)
+    if (depth > MAX_DEPTH)
         return -1;
     switch (json_typeof(v)) {
     case JSON_OBJECT: {

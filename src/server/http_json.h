@@ -10,7 +10,7 @@
 
 #include "base/jc.h"
 
-/* Appends v to b. Returns 0, or -1 when b reaches its maximum or v nests over 512 deep. */
+/* Appends v to b. Returns 0, or -1 when b reaches its maximum or v nests deeper than jansson parses. */
 int http_json_write(jc_buf *b, const json_t *v);
 /* v as a new NUL-terminated string the caller frees (*len optional); NULL on failure. */
 char *http_json_dump(const json_t *v, size_t *len);

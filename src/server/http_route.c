@@ -1,7 +1,7 @@
 /*
  * http_route.c — matching a method and a raw URL path against the routes
  * table (see http_route.h). Pure string work, no allocation; fuzzed by
- * fuzz/fuzz_server_route.c.
+ * fuzz/fuzz_server.c and, through whole requests, fuzz/fuzz_server_http.c.
  */
 #include "server/http_route.h"
 
