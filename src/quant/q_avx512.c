@@ -30,6 +30,7 @@
 #include "quant/q_int.h"
 
 #include <immintrin.h>
+#include <stddef.h>
 
 #define Q512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx512dq,avx512vbmi,avx2,fma,f16c")))
 
@@ -544,7 +545,7 @@ Q512I void kdirect_tile(const uint32_t type, const uint8_t *const *wr, size_t wn
 }
 
 /*
- * Q4_K decode, leaner than kdirect_tile (Q4_K is most of a Q4_K_M model):
+ * Q4_K and Q5_K decode, leaner than kdirect_tile (Q4_K is most of a Q4_K_M model):
  * per 64 weights one vpdpbusd on the levels in xperm_q4k's order; the sums
  * of two such chunks packed to 16 bits (exact: |4 products| <= 4 * 15 * 128)
  * and scaled by one vpmaddwd or vpdpwssd with the 6-bit scales; the min
@@ -569,9 +570,19 @@ Q512I __m512i kpack_dot(const __m512i u[4], const __m512i x[4], __m512i sp0, __m
                                sp1);
 }
 
-Q512I void k4_direct_tile(const uint8_t *const *wr, size_t wnext, int64_t nbt, const block_q8_K *const *xt,
-                          const int nt, float res[RT][TT])
+Q512I void k4_direct_tile(const bool five, const uint8_t *const *wr, size_t wnext, int64_t nbt,
+                          const block_q8_K *const *xt, const int nt, float res[RT][TT])
 {
+    /* Q5_K: the same with a fifth bit from qh, bit j for elements 32j..32j+31: qhbits[c] selects,
+       per 256-bit half of u[c], the bit of its sub-block (see xperm_q4k for the order) */
+    const size_t bsz = five ? sizeof(block_q5_K) : sizeof(block_q4_K);
+    const size_t qs_at = five ? offsetof(block_q5_K, qs) : offsetof(block_q4_K, qs);
+    __m512i qhbits[4];
+    UNROLL
+    for (int c = 0; c < 4; c++) {
+        const int a = (c >> 1) * 4 + (c & 1); /* c = 0..3: bits 0/2, 1/3, 4/6, 5/7 */
+        qhbits[c] = cat256(_mm256_set1_epi8((char)(1 << a)), _mm256_set1_epi8((char)(1 << (a + 2))));
+    }
     /* the scale of 16-bit lane i of packs(dpbusd(u[2p]), dpbusd(u[2p+1])): sub-block 4p + ... (see xperm_q4k) */
     static const int16_t spi[2][32] __attribute__((aligned(64))) = {
         {0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 2, 2, 2, 2, 3, 3, 3, 3},
@@ -599,17 +610,23 @@ Q512I void k4_direct_tile(const uint8_t *const *wr, size_t wnext, int64_t nbt, c
         }
         UNROLL
         for (int r = 0; r < RT; r++) {
-            const block_q4_K *k = (const block_q4_K *)wr[r] + b;
-            pf_span(wr[r] + wnext + (size_t)b * sizeof *k, sizeof *k);
-            const __m256i sm = q4k_scales_mins(k->scales);
+            const uint8_t *k = wr[r] + (size_t)b * bsz; /* d, dmin, scales[12] at the same places in both types */
+            pf_span(wr[r] + wnext + (size_t)b * bsz, bsz);
+            const __m256i sm = q4k_scales_mins(k + offsetof(block_q4_K, scales));
             const __m512i sp0 = _mm512_permutexvar_epi16(i0, _mm512_castsi256_si512(sm));
             const __m512i sp1 = _mm512_permutexvar_epi16(i1, _mm512_castsi256_si512(sm));
             uint32_t dd;
-            memcpy(&dd, &k->d, sizeof dd); /* d, dmin */
+            memcpy(&dd, k, sizeof dd); /* d, dmin */
             const __m128 dm = _mm_cvtph_ps(_mm_cvtsi32_si128((int)dd));
-            const __m512i q0 = _mm512_loadu_si512(k->qs), q1 = _mm512_loadu_si512(k->qs + 64);
-            const __m512i u[4] = {_mm512_and_si512(q0, m4), _mm512_and_si512(_mm512_srli_epi16(q0, 4), m4),
-                                  _mm512_and_si512(q1, m4), _mm512_and_si512(_mm512_srli_epi16(q1, 4), m4)};
+            const __m512i q0 = _mm512_loadu_si512(k + qs_at), q1 = _mm512_loadu_si512(k + qs_at + 64);
+            __m512i u[4] = {_mm512_and_si512(q0, m4), _mm512_and_si512(_mm512_srli_epi16(q0, 4), m4),
+                            _mm512_and_si512(q1, m4), _mm512_and_si512(_mm512_srli_epi16(q1, 4), m4)};
+            if (five) {
+                const __m512i h = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(k + offsetof(block_q5_K, qh))));
+                UNROLL
+                for (int c = 0; c < 4; c++)
+                    u[c] = _mm512_mask_add_epi8(u[c], _mm512_test_epi8_mask(h, qhbits[c]), u[c], _mm512_set1_epi8(0x10));
+            }
             UNROLL
             for (int t = 0; t < nt; t++) {
                 const __m512i is = kpack_dot(u, xv[t], sp0, sp1);
@@ -711,11 +728,11 @@ Q512I void gemm_k_direct(const uint32_t type, const uint8_t *W, size_t wrb, int6
             wr[r] = W + (size_t)(r0 + (r < rr ? r : rr - 1)) * wrb;
         float res[RT][TT];
         const size_t pf = pf_offset(r0, rows, wrb);
-        if (type == GGML_TYPE_Q4_K) {
+        if (type == GGML_TYPE_Q4_K || type == GGML_TYPE_Q5_K) {
             if (tt == 1) /* tt <= 2 (q_gemm_avx512 sends more tokens to gemm_k) */
-                k4_direct_tile(wr, pf, nbt, xt, 1, res);
+                k4_direct_tile(type == GGML_TYPE_Q5_K, wr, pf, nbt, xt, 1, res);
             else
-                k4_direct_tile(wr, pf, nbt, xt, 2, res);
+                k4_direct_tile(type == GGML_TYPE_Q5_K, wr, pf, nbt, xt, 2, res);
         } else if (type == GGML_TYPE_Q6_K) {
             if (tt == 1)
                 k6_direct_tile(wr, pf, nbt, xt, 1, res);
