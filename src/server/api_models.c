@@ -95,12 +95,35 @@ int api_models_delete(void *app, http_req *r)
     return http_reply_json(r, 200, json_pack("{s:s, s:s, s:b}", "id", id, "object", "model", "deleted", 1));
 }
 
+/* How deep metadata may nest: deeper would only make model.json large (each level indents every line below it). */
+#define MAX_METADATA_DEPTH 32
+
+/* Levels of objects and arrays in v (a scalar is 0), counted up to limit + 1. */
+static int nesting(const json_t *v, int depth)
+{
+    if (!json_is_object(v) && !json_is_array(v))
+        return depth;
+    if (depth > MAX_METADATA_DEPTH)
+        return depth + 1;
+    int max = depth + 1, n;
+    size_t i;
+    const char *k;
+    json_t *x;
+    if (json_is_array(v)) {
+        json_array_foreach(v, i, x) if ((n = nesting(x, depth + 1)) > max) max = n;
+    } else {
+        json_object_foreach((json_t *)v, k, x) if ((n = nesting(x, depth + 1)) > max) max = n;
+    }
+    return max;
+}
+
 /*
  * POST|PATCH /v1/models/{id} {"settings":{…}, "parameters":{…}, "name", "description", "metadata"}:
  * edits the model's model.json (settings and parameters merge key by key;
  * the file is rewritten atomically with its unknown fields kept). Returns the
  * Model. Only those five fields may be edited; settings and parameters hold
- * plain values (numbers, strings, booleans, null).
+ * plain values (numbers, strings, booleans, null); metadata nests at most
+ * MAX_METADATA_DEPTH levels.
  */
 int api_models_update(void *app, http_req *r)
 {
@@ -136,6 +159,11 @@ int api_models_update(void *app, http_req *r)
                     rc = http_reply_error(r, 400, key, "invalid_type", "%s.%s must be a plain value", key, sub);
                     goto out;
                 }
+            }
+            if (nesting(v, 0) > MAX_METADATA_DEPTH) {
+                rc = http_reply_error(r, 400, key, "invalid_value", "%s nests deeper than %d levels", key,
+                                      MAX_METADATA_DEPTH);
+                goto out;
             }
         } else if (!json_is_string(v)) {
             rc = http_reply_error(r, 400, key, "invalid_type", "%s must be a string", key);
