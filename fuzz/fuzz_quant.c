@@ -50,6 +50,35 @@ static bool dequant_min_flipped(uint32_t type, const uint8_t *row, size_t wrb, i
     return false;
 }
 
+/*
+ * Types whose levels carry an offset (Q6_K: q - 32, Q3_K: q - 4, IQ4_XS as
+ * kvalue + 128 in the AVX-512 kernels) that some kernels apply as a separate
+ * float term, d*s*(q + off)*x - d*s*off*x: with levels at the offset the
+ * weights cancel but the terms need not. Zeroing the level bits gives
+ * w0 = d*s*(-off) (IQ4_XS: d*s*(-127)) per element, and 3*|w0| bounds
+ * the extra magnitude of both terms.
+ */
+static const struct { uint32_t type; uint32_t block, levels_at, levels_len; } with_offset[] = {
+    {GGML_TYPE_Q6_K, 210, 0, 192}, {GGML_TYPE_Q3_K, 110, 0, 96}, {GGML_TYPE_IQ4_XS, 136, 8, 128},
+};
+
+/* Dequantizes row with every level zeroed into out; false if type has no offset term. */
+static bool dequant_levels_zeroed(uint32_t type, const uint8_t *row, size_t wrb, int64_t n, float *out)
+{
+    for (size_t k = 0; k < sizeof with_offset / sizeof with_offset[0]; k++) {
+        if (with_offset[k].type != type)
+            continue;
+        uint8_t *c = malloc(wrb);
+        memcpy(c, row, wrb);
+        for (size_t b = 0; b + with_offset[k].block <= wrb; b += with_offset[k].block)
+            memset(c + b + with_offset[k].levels_at, 0, with_offset[k].levels_len);
+        q_dequant_row(type, c, out, n);
+        free(c);
+        return true;
+    }
+    return false;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 4)
@@ -103,14 +132,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 double mag = 0;
                 const int64_t r = i % rows, t = i / rows;
                 float *wd = malloc(sizeof(float) * (size_t)n), *xd = malloc(sizeof(float) * (size_t)n);
-                float *wf = malloc(sizeof(float) * (size_t)n);
+                float *wf = malloc(sizeof(float) * (size_t)n), *w0 = malloc(sizeof(float) * (size_t)n);
                 q_dequant_row(type, W + (size_t)r * wrb, wd, n);
                 q_dequant_row(q_act_type(type), X + (size_t)t * arb, xd, n);
                 bool has_min = dequant_min_flipped(type, W + (size_t)r * wrb, wrb, n, wf);
+                bool has_off = dequant_levels_zeroed(type, W + (size_t)r * wrb, wrb, n, w0);
                 for (int64_t k = 0; k < n; k++)
-                    mag += (fabs((double)wd[k]) + (has_min ? fabs((double)wf[k]) : 0)) * fabs((double)xd[k]);
+                    mag += (fabs((double)wd[k]) + (has_min ? fabs((double)wf[k]) : 0) +
+                            (has_off ? 3 * fabs((double)w0[k]) : 0)) *
+                           fabs((double)xd[k]);
                 free(wd);
                 free(wf);
+                free(w0);
                 free(xd);
                 if (isfinite(mag) && mag < 1e30 && fabs((double)ref[i] - got[i]) > 1e-4 * mag + 1e-3)
                     abort();
