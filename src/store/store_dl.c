@@ -6,18 +6,18 @@
  * followed, proxy variables honoured, http/https/file only). A .part left
  * by a dropped connection or an earlier run is resumed with a Range request;
  * a server that ignores Range (200 instead of 206) restarts from zero. The
- * SHA-256 is computed while downloading (the existing .part is hashed
- * first) and checked against metadata.sha256, or a sha256 ETag /
- * X-Linked-ETag as Hugging Face sends. When the size and hash check out and
- * the file is a complete GGUF, it is renamed into place and model.json is
- * filled in as import does. Cancel (or rm) removes the .part; a failure
- * keeps it (except a hash mismatch or a complete file that is not a GGUF).
+ * bytes go through a dlsink (dlsink.h): written in large blocks, hashed
+ * (SHA-256) on a thread beside the transfer while it runs — the existing
+ * .part first — and handed to the disk as they come. The hash is checked
+ * against metadata.sha256, or a sha256 ETag / X-Linked-ETag as Hugging
+ * Face sends. When the size and hash check out and the file is a complete
+ * GGUF, it is fsynced, renamed into place and model.json is filled in as
+ * import does. Cancel (or rm) removes the .part; a failure keeps it
+ * (except a hash mismatch or a complete file that is not a GGUF).
  */
 #include <ctype.h>
 #include <curl/curl.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <openssl/evp.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "base/fs.h"
+#include "store/dlsink.h"
 #include "store/mj.h"
 #include "store/store_int.h"
 
@@ -56,8 +57,9 @@ struct sdl {
     uint64_t start_bytes;
     char *error;
 
+    /* the thread's own */
+    dlsink *sink; /* the .part: written, hashed, handed to the disk (dlsink.h) */
     /* the thread's own, per attempt */
-    int fd;
     long status;            /* HTTP status of the current response */
     uint64_t have;          /* bytes in .part when the request was sent */
     int64_t content_length; /* -1 unknown */
@@ -65,7 +67,7 @@ struct sdl {
     char etag[80], linked_etag[80];
     bool first_write, http_failed, overflow, write_failed;
     int write_errno;
-    EVP_MD_CTX *md;
+    jc_err write_err;
 };
 
 /* ---- records ------------------------------------------------------------------------- */
@@ -319,11 +321,14 @@ static size_t on_header(char *line, size_t size, size_t nitems, void *arg)
     return n;
 }
 
+/* Cancelled or stopped: the transfer ends at the next callback. */
+static bool halted(sdl *d) { return atomic_load(&d->cancel) || atomic_load(&d->stop); }
+
 static size_t on_body(char *p, size_t size, size_t nmemb, void *arg)
 {
     sdl *d = arg;
     size_t n = size * nmemb;
-    if (atomic_load(&d->cancel) || atomic_load(&d->stop))
+    if (halted(d))
         return 0;
     if (d->first_write) {
         d->first_write = false;
@@ -335,12 +340,11 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *arg)
         bool ranged = http ? d->status == 206 : d->have > 0; /* file:// resumes by itself */
         if (d->have && !ranged) {
             /* the server ignored Range: start again from zero */
-            if (ftruncate(d->fd, 0) < 0 || lseek(d->fd, 0, SEEK_SET) < 0) {
+            if (dlsink_restart(d->sink, &d->write_err)) {
                 d->write_failed = true;
                 d->write_errno = errno;
                 return 0;
             }
-            EVP_DigestInit_ex(d->md, EVP_sha256(), NULL);
             d->have = 0;
             pthread_mutex_lock(&d->s->mu);
             d->transferred = 0;
@@ -366,18 +370,11 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *arg)
         d->overflow = true;
         return 0;
     }
-    for (size_t w = 0; w < n;) {
-        ssize_t k = write(d->fd, p + w, n - w);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k < 0) {
-            d->write_failed = true;
-            d->write_errno = errno;
-            return 0;
-        }
-        w += (size_t)k;
+    if (dlsink_write(d->sink, p, n, &d->write_err)) {
+        d->write_failed = true;
+        d->write_errno = errno;
+        return 0;
     }
-    EVP_DigestUpdate(d->md, p, n);
     pthread_mutex_lock(&d->s->mu);
     d->transferred = after;
     double el = jc_now() - d->t_start;
@@ -390,32 +387,25 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *arg)
 static int on_progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
 {
     sdl *d = arg;
-    return atomic_load(&d->cancel) || atomic_load(&d->stop);
+    return halted(d);
 }
 
-/* Hashes the first `have` bytes of fd into d->md. */
-static int hash_existing(sdl *d, uint64_t have)
+/*
+ * Waits for the sink's hasher to have hashed every byte of the .part (the
+ * bytes already there when resuming, or the tail at the end), checking for
+ * cancel and stop meanwhile. 1 when hashed, 0 when halted, -1 on a failure
+ * (*error set).
+ */
+static int wait_hashed(sdl *d, char **error)
 {
-    char *buf = jc_xmalloc(1 << 20);
-    uint64_t off = 0;
-    int rc = 0;
-    while (off < have) {
-        if (atomic_load(&d->cancel) || atomic_load(&d->stop)) {
-            rc = -1;
-            break;
-        }
-        ssize_t r = pread(d->fd, buf, (size_t)JC_MIN(have - off, (uint64_t)1 << 20), (off_t)off);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0) {
-            rc = -1;
-            break;
-        }
-        EVP_DigestUpdate(d->md, buf, (size_t)r);
-        off += (uint64_t)r;
-    }
-    free(buf);
-    return rc;
+    jc_err err = {0};
+    int h;
+    while ((h = dlsink_wait_hashed(d->sink, 100, &err)) == 0)
+        if (halted(d))
+            return 0;
+    if (h < 0)
+        *error = jc_xstrdup(err.msg);
+    return h;
 }
 
 static void finish(sdl *d, enum dl_state st, char *error)
@@ -466,28 +456,16 @@ static void *dl_main(void *arg)
     char *error = NULL;
     enum dl_state result = DL_ERROR;
     CURL *c = NULL;
-    d->fd = open(d->part, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    d->md = EVP_MD_CTX_new();
-    if (d->fd < 0 || !d->md) {
-        error = jc_xasprintf("%s: %s", d->part, strerror(errno));
+    jc_err jerr = {0};
+    d->sink = dlsink_open(d->part, &jerr);
+    if (!d->sink) {
+        error = jc_xstrdup(jerr.msg);
         goto out;
     }
-    EVP_DigestInit_ex(d->md, EVP_sha256(), NULL);
-    struct stat st;
-    if (fstat(d->fd, &st) < 0) {
-        error = jc_xasprintf("%s: %s", d->part, strerror(errno));
-        goto out;
-    }
-    uint64_t have = (uint64_t)st.st_size;
-    if (have && hash_existing(d, have)) {
-        result = atomic_load(&d->cancel) ? DL_CANCELLED : DL_ERROR;
-        error = result == DL_ERROR ? jc_xasprintf("%s: cannot read the partial file", d->part) : NULL;
-        goto out;
-    }
-    if (lseek(d->fd, (off_t)have, SEEK_SET) < 0) {
-        error = jc_xasprintf("%s: %s", d->part, strerror(errno));
-        goto out;
-    }
+    /* a .part being resumed: its bytes are hashed first, so the SHA-256 covers the whole file */
+    uint64_t have = dlsink_size(d->sink);
+    if (have && wait_hashed(d, &error) <= 0)
+        goto halted;
     pthread_mutex_lock(&d->s->mu);
     d->transferred = have;
     d->start_bytes = have;
@@ -521,6 +499,8 @@ static void *dl_main(void *arg)
         curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
         curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
         curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+        /* libcurl's largest receive buffer: fewer, larger callbacks and writes */
+        curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 512L * 1024);
         curl_easy_setopt(c, CURLOPT_ERRORBUFFER, curl_err);
         curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
         curl_easy_setopt(c, CURLOPT_HEADERDATA, d);
@@ -534,20 +514,17 @@ static void *dl_main(void *arg)
         CURLcode res = curl_easy_perform(c);
         long code = 0;
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-        pthread_mutex_lock(&d->s->mu);
-        uint64_t now_have = d->transferred;
-        pthread_mutex_unlock(&d->s->mu);
+        /* what the last callbacks gathered goes to the file: the next attempt resumes after it */
+        if (!d->write_failed && dlsink_flush(d->sink, &d->write_err)) {
+            d->write_failed = true;
+            d->write_errno = errno;
+        }
+        uint64_t now_have = dlsink_size(d->sink);
 
-        if (atomic_load(&d->cancel)) {
-            result = DL_CANCELLED;
-            goto out;
-        }
-        if (atomic_load(&d->stop)) {
-            error = jc_xstrdup("stopped; the partial file is kept and the next pull resumes it");
-            goto out;
-        }
+        if (halted(d))
+            goto halted;
         if (d->write_failed) {
-            error = jc_xasprintf("%s: %s%s", d->part, strerror(d->write_errno),
+            error = jc_xasprintf("%s%s", d->write_err.msg,
                                  d->write_errno == ENOSPC ? " (the partial file is kept)" : "");
             goto out;
         }
@@ -559,11 +536,10 @@ static void *dl_main(void *arg)
         if ((code == 416 || res == CURLE_RANGE_ERROR) && have) {
             /* the server ignores Range (curl refuses a 200 to a ranged request), or our .part is
                longer than the file: start again from zero */
-            if (ftruncate(d->fd, 0) < 0 || lseek(d->fd, 0, SEEK_SET) < 0) {
-                error = jc_xasprintf("%s: %s", d->part, strerror(errno));
+            if (dlsink_restart(d->sink, &jerr)) {
+                error = jc_xstrdup(jerr.msg);
                 goto out;
             }
-            EVP_DigestInit_ex(d->md, EVP_sha256(), NULL);
             have = 0;
             pthread_mutex_lock(&d->s->mu);
             d->transferred = d->start_bytes = 0;
@@ -626,9 +602,11 @@ static void *dl_main(void *arg)
         unlink(d->part);
         goto out;
     }
+    /* the hasher is at most 8 MiB behind: the hash of the whole file is moments away */
+    if (wait_hashed(d, &error) <= 0)
+        goto halted;
     unsigned char dig[32];
-    unsigned dlen = 0;
-    EVP_DigestFinal_ex(d->md, dig, &dlen);
+    dlsink_digest(d->sink, dig);
     char hex[65];
     for (int i = 0; i < 32; i++)
         snprintf(hex + 2 * i, 3, "%02x", dig[i]);
@@ -641,8 +619,9 @@ static void *dl_main(void *arg)
         unlink(d->part);
         goto out;
     }
-    if (fsync(d->fd) < 0) {
-        error = jc_xasprintf("%s: fsync: %s", d->part, strerror(errno));
+    /* on disk before the rename (most of it is already: the sink started the writeback as it went) */
+    if (dlsink_sync(d->sink, &jerr)) {
+        error = jc_xstrdup(jerr.msg);
         goto out;
     }
     store_ginfo g;
@@ -665,20 +644,20 @@ static void *dl_main(void *arg)
     store_ginfo_free(&g);
     result = DL_DONE;
     jc_info("downloaded %s (%llu bytes, sha256 %s)", d->id, (unsigned long long)have, hex);
+    goto out;
+halted: /* cancelled (the .part goes), stopped (it stays), or the .part could not be read (error set) */
+    if (!error && atomic_load(&d->cancel))
+        result = DL_CANCELLED;
+    else if (!error)
+        error = jc_xstrdup("stopped; the partial file is kept and the next pull resumes it");
 out:
     if (c)
         curl_easy_cleanup(c);
-    if (d->md)
-        EVP_MD_CTX_free(d->md);
-    d->md = NULL;
-    if (d->fd >= 0) {
-        struct stat pst;
-        /* an empty .part (a 404, a refused connection) is not worth keeping */
-        if (result == DL_ERROR && fstat(d->fd, &pst) == 0 && pst.st_size == 0)
-            unlink(d->part);
-        close(d->fd);
-    }
-    d->fd = -1;
+    /* an empty .part (a 404, a refused connection) is not worth keeping */
+    if (d->sink && result == DL_ERROR && dlsink_size(d->sink) == 0)
+        unlink(d->part);
+    dlsink_close(d->sink);
+    d->sink = NULL;
     if (result == DL_CANCELLED)
         unlink(d->part);
     if (result == DL_DONE || result == DL_CANCELLED) {
@@ -905,7 +884,6 @@ int store_pull(store *s, const char *url_or_id, const char *id_or_null, char **n
     d->want_sha = sha;
     sha = NULL;
     d->want_size = want_size;
-    d->fd = -1;
     d->state = DL_RUNNING;
     d->t_start = jc_now();
     if (s->n_dls == s->cap_dls) {
