@@ -4,15 +4,22 @@
  * Hugging Face's X-Linked-ETag, a dropped connection resumed with Range, a
  * .part left by an earlier run resumed, a server that ignores Range, bodies
  * shorter or longer than declared, a wrong hash, 403/404, a second pull of
- * the same id, cancel, pull by id, file:// URLs, /blob/ -> /resolve/.
+ * the same id, cancel, pull by id, file:// URLs, /blob/ -> /resolve/, a
+ * write error (a file size limit standing in for a full disk), cancel and
+ * stop while a large .part is being hashed. And the dlsink under them
+ * (dlsink.c): the hash and the file match what was written, across
+ * flushes, a restart, a resumed file, and a write that fails.
  * Skipped (77) when python3 is not there.
  */
+#include <errno.h>
 #include <openssl/evp.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 #include "harness.h"
 #include "helpers/store_fixtures.h"
+#include "store/dlsink.h"
 #include "store/store.h"
 #include "store/store_int.h"
 
@@ -419,6 +426,232 @@ TEST(download_resumed_at_start)
     free(text);
 }
 
+/* ---- the dlsink ------------------------------------------------------------------------ */
+
+/* n bytes of a fixed pseudo-random pattern (caller frees). */
+static char *pattern(size_t n, uint32_t seed)
+{
+    char *p = jc_xmalloc(n);
+    uint32_t x = seed;
+    for (size_t i = 0; i < n; i++) {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        p[i] = (char)x;
+    }
+    return p;
+}
+
+/* Writes p through k in pieces of uneven sizes (as libcurl hands them over, and larger); 0 or -1. */
+static int sink_feed(dlsink *k, const char *p, size_t n)
+{
+    static const size_t sizes[] = {16384, 1, 70001, 3u << 20, 4096, 999999, 16384};
+    jc_err err = {0};
+    for (size_t off = 0, i = 0; off < n; i++) {
+        size_t m = JC_MIN(sizes[i % JC_ARRAY_LEN(sizes)], n - off);
+        if (dlsink_write(k, p + off, m, &err)) {
+            fprintf(stderr, "  dlsink_write: %s\n", err.msg);
+            return -1;
+        }
+        off += m;
+    }
+    return 0;
+}
+
+/* Flushes k, waits for its hash and checks it, its size and the file against p. */
+static void sink_check(dlsink *k, const char *path, const char *p, size_t n)
+{
+    jc_err err = {0};
+    REQUIRE(dlsink_flush(k, &err) == 0);
+    CHECK_EQ_INT(dlsink_size(k), n);
+    int h;
+    while ((h = dlsink_wait_hashed(k, 100, &err)) == 0)
+        ;
+    REQUIRE(h == 1);
+    unsigned char got[32], want[32];
+    unsigned len;
+    dlsink_digest(k, got);
+    EVP_Digest(p, n, want, &len, EVP_sha256(), NULL);
+    CHECK(!memcmp(got, want, 32));
+    CHECK(dlsink_sync(k, &err) == 0);
+    size_t fn = 0;
+    char *f = jc_read_file(path, 64u << 20, &fn, &err);
+    CHECK(f && fn == n && !memcmp(f, p, n));
+    free(f);
+}
+
+/*
+ * 21 MiB and a bit (past the writeback steps) in uneven pieces, with a
+ * flush in the middle as at the end of an attempt; then a restart drops
+ * what was written and the hash starts again.
+ */
+TEST(sink_hashes_what_it_writes)
+{
+    size_t n = (21u << 20) + 12345;
+    char *p = pattern(n, 7), *junk = pattern(5u << 20, 9);
+    char *path = jc_path_join(g_data, "sink.bin");
+    jc_err err = {0};
+    dlsink *k = dlsink_open(path, &err);
+    REQUIRE(k);
+    CHECK_EQ_INT(dlsink_size(k), 0);
+    CHECK(sink_feed(k, p, n / 3) == 0);
+    CHECK(dlsink_flush(k, &err) == 0);
+    CHECK(sink_feed(k, p + n / 3, n - n / 3) == 0);
+    sink_check(k, path, p, n);
+    dlsink_close(k);
+
+    k = dlsink_open(path, &err); /* a resume of all of it */
+    REQUIRE(k);
+    CHECK_EQ_INT(dlsink_size(k), n);
+    int h;
+    while ((h = dlsink_wait_hashed(k, 100, &err)) == 0)
+        ;
+    CHECK(h == 1);
+    CHECK(sink_feed(k, junk, 5u << 20) == 0); /* then a server that ignores Range */
+    CHECK(dlsink_restart(k, &err) == 0);
+    CHECK_EQ_INT(dlsink_size(k), 0);
+    CHECK(sink_feed(k, p, n) == 0);
+    sink_check(k, path, p, n);
+    dlsink_close(k);
+    unlink(path);
+    free(path);
+    free(p);
+    free(junk);
+}
+
+/* A file that holds the first part already: its bytes are hashed first, the rest appended. */
+TEST(sink_resumes_a_partial_file)
+{
+    size_t n = (9u << 20) + 77, have = (3u << 20) + 5;
+    char *p = pattern(n, 11);
+    char *path = jc_path_join(g_data, "sink-resume.bin");
+    FILE *f = fopen(path, "wb");
+    REQUIRE(f);
+    fwrite(p, 1, have, f);
+    fclose(f);
+    jc_err err = {0};
+    dlsink *k = dlsink_open(path, &err);
+    REQUIRE(k);
+    CHECK_EQ_INT(dlsink_size(k), have);
+    int h;
+    while ((h = dlsink_wait_hashed(k, 100, &err)) == 0)
+        ;
+    CHECK(h == 1);
+    CHECK(sink_feed(k, p + have, n - have) == 0);
+    sink_check(k, path, p, n);
+    dlsink_close(k);
+    unlink(path);
+    free(path);
+    free(p);
+}
+
+/* Sets the soft limit on file sizes (RLIMIT_FSIZE; SIGXFSZ ignored): a write past it fails with EFBIG. */
+static void limit_file_size(rlim_t n)
+{
+    struct rlimit rl;
+    getrlimit(RLIMIT_FSIZE, &rl);
+    rl.rlim_cur = n == RLIM_INFINITY ? rl.rlim_max : n;
+    setrlimit(RLIMIT_FSIZE, &rl);
+}
+
+/* A write that fails midway (EFBIG here, ENOSPC on a full disk): -1 with errno, the bytes written stay. */
+TEST(sink_write_error)
+{
+    size_t n = 5u << 20, limit = (3u << 20) + 100;
+    char *p = pattern(n, 13);
+    char *path = jc_path_join(g_data, "sink-full.bin");
+    jc_err err = {0};
+    dlsink *k = dlsink_open(path, &err);
+    REQUIRE(k);
+    signal(SIGXFSZ, SIG_IGN);
+    limit_file_size(limit);
+    int rc = dlsink_write(k, p, n, &err);
+    int e = errno;
+    limit_file_size(RLIM_INFINITY);
+    CHECK(rc == -1);
+    CHECK_EQ_INT(e, EFBIG);
+    CHECKF(strstr(err.msg, "sink-full.bin") && strstr(err.msg, strerror(EFBIG)), "%s", err.msg);
+    CHECK_EQ_INT(dlsink_size(k), limit);
+    dlsink_close(k); /* joins the hasher, which has blocks in hand or not */
+    struct stat st;
+    CHECK(stat(path, &st) == 0 && (size_t)st.st_size == limit);
+    unlink(path);
+    free(path);
+    free(p);
+}
+
+/* A download that cannot write (a file size limit here, a full disk alike) fails naming errno; .part kept. */
+TEST(download_write_error)
+{
+    jc_err err = {0};
+    store *s = store_open(g_data, &err);
+    REQUIRE(s);
+    char *u = url_for("ok", "tiny.gguf");
+    signal(SIGXFSZ, SIG_IGN);
+    limit_file_size(g_size / 3);
+    int rc;
+    json_t *d = pull_wait(s, u, "toolarge", &rc);
+    limit_file_size(RLIM_INFINITY);
+    REQUIRE(d);
+    CHECK_STR(jstr(d, "state", NULL), "error");
+    const char *e = jstr(d, "error", NULL);
+    CHECKF(e && strstr(e, "tiny.gguf.part") && strstr(e, strerror(EFBIG)), "%s", e ? e : "(none)");
+    json_decref(d);
+    char *part = jc_xasprintf("%s/toolarge/tiny.gguf.part", g_models);
+    struct stat st;
+    CHECK(stat(part, &st) == 0 && (size_t)st.st_size == g_size / 3);
+    CHECK(store_delete(s, "toolarge", &err) == 0);
+    store_close(s);
+    free(part);
+    free(u);
+}
+
+/*
+ * A resumed .part is hashed before the transfer goes on; cancel during
+ * that (4 GiB here, sparse: seconds of hashing) stops it at once and removes
+ * the .part; stopping (store_close) keeps it.
+ */
+TEST(download_cancel_while_hashing)
+{
+    char *u = url_for("slow", "tiny.gguf");
+    char *part = jc_xasprintf("%s/hashing/tiny.gguf.part", g_models);
+    off_t big = (off_t)4 << 30;
+    mkdir(g_models, 0755); /* when this test runs alone */
+    leave_partial("hashing", u, g_bytes, 64);
+    REQUIRE(truncate(part, big) == 0);
+    jc_err err = {0};
+    store *s = store_open(g_data, &err);
+    REQUIRE(s);
+    REQUIRE(store_pull(s, "hashing", NULL, NULL, &err) == 0);
+    fx_sleep_ms(50);
+    double t = jc_now();
+    CHECK(store_download_cancel(s, "hashing") == 0);
+    CHECKF(jc_now() - t < 2.0, "cancel took %.1f s", jc_now() - t);
+    CHECK(!fx_exists(part));
+    json_t *m = store_get_json(s, "hashing");
+    CHECK(m && json_is_null(json_object_get(m, "state")));
+    json_decref(m);
+    store_close(s);
+
+    leave_partial("hashing", u, g_bytes, 64);
+    REQUIRE(truncate(part, big) == 0);
+    s = store_open(g_data, &err);
+    REQUIRE(s);
+    REQUIRE(store_pull(s, "hashing", NULL, NULL, &err) == 0);
+    fx_sleep_ms(50);
+    t = jc_now();
+    store_close(s); /* stops the download; the .part stays for the next pull */
+    CHECKF(jc_now() - t < 2.0, "stop took %.1f s", jc_now() - t);
+    struct stat st;
+    CHECK(stat(part, &st) == 0 && st.st_size == big);
+    s = store_open(g_data, &err);
+    REQUIRE(s);
+    CHECK(store_delete(s, "hashing", &err) == 0);
+    store_close(s);
+    free(part);
+    free(u);
+}
+
 static void setup(void)
 {
     g_data = test_tmpdir();
@@ -449,7 +682,9 @@ int main(int argc, char **argv)
                                     T(download_resumes_after_drop), T(download_resume_after_restart),
                                     T(download_faults),    T(download_conflict_and_cancel),
                                     T(download_inputs), T(download_checks_metadata_sha),
-                                    T(download_resumed_at_start)};
+                                    T(download_resumed_at_start), T(sink_hashes_what_it_writes),
+                                    T(sink_resumes_a_partial_file), T(sink_write_error),
+                                    T(download_write_error), T(download_cancel_while_hashing)};
     int passed = 0, failed = 0;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         if (argc > 1 && strcmp(argv[1], cases[i].name))
