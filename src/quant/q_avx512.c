@@ -62,7 +62,7 @@
 #define KCH 16   /* 256-element blocks decoded per chunk */
 #define PCH 64   /* 64-element block pairs decoded per chunk (32-element types) */
 #ifndef PF_BYTES
-#define PF_BYTES (16 << 10)
+#define PF_BYTES (8 << 10)
 #endif
 
 /*
@@ -1037,9 +1037,9 @@ Q512I void fq_decode(const uint32_t type, const uint8_t *p, const fq_ix *ix, qde
         o->d = fq_half(_mm512_permutex2var_epi16(v0, ix->d, v1));
         return;
     }
-    /* the quad's bytes past 64 (8 or 16), masked: nothing read past the quad */
-    const int tail = 4 * (type == GGML_TYPE_Q4_1 ? 20 : 18) - 64;
-    const __m512i v1 = _mm512_maskz_loadu_epi8(((__mmask64)1 << tail) - 1, p + 64);
+    /* the quad's bytes past 64 (8 or 16): nothing read past the quad (the permute reads only those) */
+    const __m512i v1 = _mm512_castsi128_si512(type == GGML_TYPE_Q4_1 ? _mm_loadu_si128((const __m128i *)(p + 64))
+                                                                     : _mm_loadl_epi64((const __m128i *)(p + 64)));
     const __m512i q = _mm512_permutex2var_epi8(v0, ix->lo, v1), m4 = _mm512_set1_epi8(0xF);
     o->lo = _mm512_and_si512(q, m4);
     o->hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
