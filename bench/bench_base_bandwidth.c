@@ -2,9 +2,15 @@
  * bench_base_bandwidth.c — this machine's memory read bandwidth, the limit
  * a memory-bound decode runs into. Reads a buffer much larger than the
  * caches with T threads (default 2), each summing its slice with 128-bit
- * loads, and prints the median GB/s over several passes:
+ * loads and prefetching 8 KiB ahead, and prints the median GB/s over
+ * several passes:
  *
- *   bench_base_bandwidth [-t THREADS] [-m MIB] [-r REPS] [--json]
+ *   bench_base_bandwidth [-t THREADS] [-m MIB] [-r REPS] [-f FILE] [--json]
+ *
+ * -f FILE reads FILE's pages (mapped, as janc maps a model) instead of an
+ * allocated buffer: on this VM the speed of memory depends on where the
+ * pages are, so the fair limit for a model's decode is the read speed of
+ * that model's own pages, measured in the same minute.
  *
  * bench/tinyllama.sh runs it in the same run as `janc bench` and reports
  * generation speed as a fraction of this figure.
@@ -12,7 +18,11 @@
 #include "base/jc.h"
 
 #include <emmintrin.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +39,9 @@ static void *read_slice(void *arg)
     __m128i a0 = _mm_setzero_si128(), a1 = a0, a2 = a0, a3 = a0;
     size_t i = 0;
     for (; i + 4 <= s->n; i += 4) {
+        /* ask for the line 8 KiB ahead into L2, as the decode kernels do: the hardware
+           prefetchers stop at page boundaries, and without this the loop measures them */
+        _mm_prefetch((const char *)(s->p + i) + (8 << 10), _MM_HINT_T1);
         a0 = _mm_add_epi64(a0, _mm_load_si128(s->p + i));
         a1 = _mm_add_epi64(a1, _mm_load_si128(s->p + i + 1));
         a2 = _mm_add_epi64(a2, _mm_load_si128(s->p + i + 2));
@@ -51,13 +64,15 @@ int main(int argc, char **argv)
 {
     int threads = 2, reps = 9, json = 0;
     size_t mib = 1024;
+    const char *file = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-t") && i + 1 < argc) threads = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "-f") && i + 1 < argc) file = argv[++i];
         else if (!strcmp(argv[i], "-m") && i + 1 < argc) mib = (size_t)atol(argv[++i]);
         else if (!strcmp(argv[i], "-r") && i + 1 < argc) reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--json")) json = 1;
         else {
-            fprintf(stderr, "usage: %s [-t THREADS] [-m MIB] [-r REPS] [--json]\n", argv[0]);
+            fprintf(stderr, "usage: %s [-t THREADS] [-m MIB] [-r REPS] [-f FILE] [--json]\n", argv[0]);
             return 1;
         }
     }
@@ -65,13 +80,36 @@ int main(int argc, char **argv)
         fprintf(stderr, "bad arguments\n");
         return 1;
     }
-    size_t bytes = mib << 20;
-    uint8_t *buf = aligned_alloc(64, bytes);
-    if (!buf) {
-        fprintf(stderr, "cannot allocate %zu MiB\n", mib);
-        return 1;
+    size_t bytes = mib << 20, mapped = 0;
+    uint8_t *buf;
+    if (file) {
+        int fd = open(file, O_RDONLY | O_CLOEXEC);
+        struct stat st;
+        if (fd < 0 || fstat(fd, &st) || st.st_size < (64 << 20)) {
+            fprintf(stderr, "%s: cannot open, or smaller than 64 MiB\n", file);
+            return 1;
+        }
+        mapped = (size_t)st.st_size;
+        buf = mmap(NULL, mapped, PROT_READ, MAP_PRIVATE, fd, 0);
+        close(fd);
+        if (buf == MAP_FAILED) {
+            fprintf(stderr, "%s: cannot map\n", file);
+            return 1;
+        }
+        bytes = mapped / 64 * 64;
+        mib = bytes >> 20;
+        volatile uint8_t sink = 0;
+        for (size_t o = 0; o < bytes; o += 4096) /* fault every page in before timing */
+            sink ^= buf[o];
+        (void)sink;
+    } else {
+        buf = aligned_alloc(64, bytes);
+        if (!buf) {
+            fprintf(stderr, "cannot allocate %zu MiB\n", mib);
+            return 1;
+        }
+        memset(buf, 1, bytes); /* touch every page so reads hit memory, not the zero page */
     }
-    memset(buf, 1, bytes); /* touch every page so reads hit memory, not the zero page */
     double *gbs = calloc((size_t)reps, sizeof *gbs);
     slice *sl = calloc((size_t)threads, sizeof *sl);
     pthread_t *th = calloc((size_t)threads, sizeof *th);
@@ -100,6 +138,9 @@ int main(int argc, char **argv)
     free(th);
     free(sl);
     free(gbs);
-    free(buf);
+    if (file)
+        munmap(buf, mapped);
+    else
+        free(buf);
     return 0;
 }

@@ -5,10 +5,14 @@
 #      janc's own writer (build/bench_quant_synth), and quantizes it with
 #      `janc quantize` to Q4_K_M, Q8_0, Q4_0 and Q6_K (cached in bench/out/);
 #   2. measures this machine's memory read bandwidth (build/bench_base_bandwidth);
-#   3. runs `janc bench -p 512 -n 128 -t 2` on each file;
+#   3. runs `janc bench -p 512 -n 0 -t 2` and `janc bench -p 0 -n 128 -t 2` on
+#      each file, and right before and after the tg run measures the read
+#      bandwidth of that file's own mapped pages (bench_base_bandwidth -f: on
+#      this VM the bandwidth moves by a third from minute to minute and with
+#      where the pages are, so the limit is measured with the run it bounds);
 #   4. reports pp512 and tg128 tokens/s, the bandwidth limit for tg
-#      (bandwidth / bytes of weights read per token) and tg as a fraction of it,
-#      next to the targets of issue 8.
+#      (the mean of those two bandwidths / bytes of weights read per token)
+#      and tg as a fraction of it, next to the targets of issue 8.
 # Usage: bench/tinyllama.sh [TYPES...]   (default: Q4_K_M Q8_0 Q4_0 Q6_K)
 # Environment: JANC_BUILD (default build), BENCH_OUT (default bench/out),
 # THREADS (2), REPS (3).
@@ -44,11 +48,18 @@ results=()
 for t in "${types[@]}"; do
   f="$out/tinyllama-$t.gguf"
   echo "bench $t"
-  "$build/janc" bench "$f" -p 512 -n 128 -t "$threads" -r "$reps" --json >"$tmp/bench.json"
+  "$build/janc" bench "$f" -p 512 -n 0 -t "$threads" -r "$reps" --json >"$tmp/pp.json"
+  "$build/bench_base_bandwidth" -t "$threads" -r 5 -f "$f" --json >"$tmp/bw0.json"
+  "$build/janc" bench "$f" -p 0 -n 128 -t "$threads" -r "$reps" --json >"$tmp/tg.json"
+  "$build/bench_base_bandwidth" -t "$threads" -r 5 -f "$f" --json >"$tmp/bw1.json"
   "$build/janc" inspect "$f" --json >"$tmp/inspect.json"
-  results+=("$(python3 - "$t" "$tmp/bench.json" "$tmp/inspect.json" <<'PY'
+  results+=("$(python3 - "$t" "$tmp" <<'PY'
 import json, sys
-t, bench, insp = sys.argv[1], json.load(open(sys.argv[2])), json.load(open(sys.argv[3]))
+t, d = sys.argv[1], sys.argv[2]
+insp = json.load(open(d + "/inspect.json"))
+pp, tg = json.load(open(d + "/pp.json")), json.load(open(d + "/tg.json"))
+bench = {"results": pp["results"] + tg["results"]}
+bw = [json.load(open(d + f"/bw{k}.json"))["read_gbs"] for k in (0, 1)]
 # bytes per block and elements per block of the ggml types in these files
 BLK = {"F32": (1, 4), "F16": (1, 2), "BF16": (1, 2), "Q4_0": (32, 18), "Q4_1": (32, 20), "Q5_0": (32, 22),
        "Q5_1": (32, 24), "Q8_0": (32, 34), "Q2_K": (256, 84), "Q3_K": (256, 110), "Q4_K": (256, 144),
@@ -62,7 +73,7 @@ for ten in insp["tensors"]:
     if ten["name"] == "token_embd.weight":   # one row is read per token
         size = size // ten["shape"][1]
     per_tok += size
-print(json.dumps({"type": t, "bench": bench, "bytes_per_token": per_tok}))
+print(json.dumps({"type": t, "bench": bench, "bytes_per_token": per_tok, "file_bw": bw}))
 PY
 )")
 done
@@ -72,15 +83,17 @@ bw = json.loads(sys.argv[1])["read_gbs"] * 1e9
 targets_pp = {"Q4_K_M": 180, "Q8_0": 160, "Q4_0": 200, "Q6_K": 150}
 llamacpp = {"Q4_K_M": (119, 48), "Q8_0": (106, 27), "Q4_0": (131, 50)}
 print()
-print(f"memory read bandwidth: {bw/1e9:.1f} GB/s (2 threads, measured in this run)")
-print(f"{'type':8} {'pp512 t/s':>12} {'target':>7} {'tg128 t/s':>12} {'limit':>7} {'tg/limit':>9} {'llama.cpp pp/tg':>16}")
+print(f"memory read bandwidth: {bw/1e9:.1f} GB/s (2 threads, an allocated buffer, at the start of this run)")
+print("limit: tg's bound, the read bandwidth of the file's own pages around the tg run (GB/s in brackets)")
+print(f"{'type':8} {'pp512 t/s':>12} {'target':>7} {'tg128 t/s':>12} {'limit':>15} {'tg/limit':>9} {'llama.cpp pp/tg':>16}")
 for r in sys.argv[2:]:
     r = json.loads(r)
     rows = {row["test"]: row for row in r["bench"]["results"]}
     pp, tg = rows["pp512"], rows["tg128"]
-    limit = bw / r["bytes_per_token"]
+    fbw = sum(r["file_bw"]) / 2 * 1e9
+    limit = fbw / r["bytes_per_token"]
     lc = llamacpp.get(r["type"])
     print(f"{r['type']:8} {pp['tps']:7.1f}±{pp['tps_sd']:<4.1f} {targets_pp.get(r['type'], 0):7} "
-          f"{tg['tps']:7.1f}±{tg['tps_sd']:<4.1f} {limit:7.1f} {tg['tps']/limit:8.0%} "
+          f"{tg['tps']:7.1f}±{tg['tps_sd']:<4.1f} {limit:6.1f} [{fbw/1e9:4.1f}] {tg['tps']/limit:8.0%} "
           f"{(f'{lc[0]}/{lc[1]}' if lc else '-'):>16}")
 PY
