@@ -291,13 +291,14 @@ static int models_pull(const cmd_ctx *ctx, int argc, char **argv)
     bool tty = isatty(2);
     double last_line = 0;
     bool interrupted = false;
-    while (!store_download_wait(s, new_id, 0)) {
+    /* progress and Ctrl-C every 250 ms; the wait returns as soon as the download ends */
+    while (!store_download_wait(s, new_id, 250)) {
         json_t *p = store_download_json(s, new_id);
         if (p)
             show_progress(new_id, p, tty, &last_line);
         json_decref(p);
-        struct timespec ts = {0, 250000000L};
-        if (sigtimedwait(&set, NULL, &ts) > 0) {
+        const struct timespec now = {0, 0};
+        if (sigtimedwait(&set, NULL, &now) > 0) {
             interrupted = true;
             break;
         }
