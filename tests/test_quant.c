@@ -416,6 +416,7 @@ TEST(gemm_all_paths)
         gemm_case(t, 9, blk * 14, 1, "decode, 14 blocks");
         gemm_case(t, 9, blk * 14, 2, "decode, 2 tokens, 14 blocks");
         gemm_case(t, 37, 768, 5, "FFN-sized row"); /* 24 blocks: several quads */
+        gemm_case(t, 9, blk * 6, 101, "prompt: tokens in several activation blocks");
         gemm_case(t, 6, 4608, 5, "row longer than a decode chunk"); /* 18 super-blocks, 36 quads */
     }
     /* float types with n not a multiple of 16/32 */

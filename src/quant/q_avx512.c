@@ -809,7 +809,7 @@ typedef struct {
     __m512 d, m;
 } qdec;
 
-#define QCH 32 /* quads decoded per chunk */
+#define QCH 16 /* quads decoded per chunk */
 
 Q512I __m512 quad_scales(uint16_t a, uint16_t b, uint16_t c, uint16_t d)
 {
@@ -1200,7 +1200,7 @@ Q512I void qtile_p(const qdec *dec, const qx *xp, int64_t ng, const int nt, cons
             res[r][t] = _mm512_reduce_add_ps(acc[r][t]);
 }
 
-#define XTB 16 /* tokens whose prepared activations are shared by all row tiles of a chunk */
+#define XTB 48 /* tokens whose prepared activations are shared by all row tiles of a chunk */
 
 /* Decode (1-2 tokens): row tiles decoded in registers (qdirect_tile). */
 Q512I void gemm_q_direct(const uint32_t type, const uint8_t *W, size_t wrb, int64_t rows, int64_t n,
