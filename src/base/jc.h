@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #define JC_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define JC_MIN(a, b) ((a) < (b) ? (a) : (b))
@@ -87,5 +88,7 @@ bool jc_log_enabled(enum jc_log_level lvl);
 
 /* Monotonic time in seconds. */
 double jc_now(void);
+/* The time ms milliseconds from now on clock clk (a deadline for pthread_cond_timedwait). */
+struct timespec jc_deadline(clockid_t clk, long ms);
 
 #endif

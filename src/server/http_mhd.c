@@ -128,13 +128,7 @@ static void *watchdog(void *arg)
                 jc_debug("http: connection %d cut: its request was not in by its deadline", c->fd);
             }
         }
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += WATCH_MS * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        const struct timespec ts = jc_deadline(CLOCK_REALTIME, WATCH_MS);
         pthread_cond_timedwait(&m->cv, &m->mu, &ts);
     }
     pthread_mutex_unlock(&m->mu);

@@ -189,14 +189,7 @@ int sched_job_wait(sched_job *j, jc_buf *out, int timeout_ms, sched_status *st)
     int rc = 1;
     pthread_mutex_lock(&j->mu);
     if (!j->done && j->out.len == 0 && timeout_ms > 0) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_sec += timeout_ms / 1000;
-        ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        const struct timespec ts = jc_deadline(CLOCK_MONOTONIC, timeout_ms);
         while (!j->done && j->out.len == 0)
             if (pthread_cond_timedwait(&j->cv, &j->mu, &ts) == ETIMEDOUT)
                 break;

@@ -313,14 +313,7 @@ int dlsink_restart(dlsink *k, jc_err *err)
 int dlsink_wait_hashed(dlsink *k, int timeout_ms, jc_err *err)
 {
     assert(!k->cur);
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += timeout_ms / 1000;
-    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    const struct timespec until = jc_deadline(CLOCK_MONOTONIC, timeout_ms);
     int rc = 0;
     pthread_mutex_lock(&k->mu);
     while (!k->failed && !(k->existing_done && k->hashed == k->filled))

@@ -212,14 +212,7 @@ int store_download_cancel(store *s, const char *id)
 
 int store_download_wait(store *s, const char *id, int timeout_ms)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += timeout_ms / 1000;
-    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    const struct timespec until = jc_deadline(CLOCK_REALTIME, timeout_ms);
     int done = 1;
     pthread_mutex_lock(&s->mu);
     for (;;) {
