@@ -937,12 +937,9 @@ typedef struct {
     __m512 dx, xsf;
 } qx;
 
-Q512I void qprep(const block_q8_0 *x, const int64_t *ib, const bool *have, int sh, qx *o)
+/* From a quad's activations (lo, hi, dx): the offset correction (init) or the sum term (xsf) of qdot. */
+Q512I void qx_sums(int sh, qx *o)
 {
-    static const int8_t zero[32];
-    split32(x[ib[0]].qs, have[1] ? x[ib[1]].qs : zero, have[2] ? x[ib[2]].qs : zero, have[3] ? x[ib[3]].qs : zero,
-            &o->lo, &o->hi);
-    o->dx = quad_scales(x[ib[0]].d, have[1] ? x[ib[1]].d : 0, have[2] ? x[ib[2]].d : 0, have[3] ? x[ib[3]].d : 0);
     const __m512i ones = _mm512_set1_epi8(1);
     const __m512i s4 = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, o->lo), ones, o->hi);
     if (sh >= 0) {
@@ -952,6 +949,15 @@ Q512I void qprep(const block_q8_0 *x, const int64_t *ib, const bool *have, int s
         o->init = _mm512_setzero_si512();
         o->xsf = _mm512_mul_ps(_mm512_cvtepi32_ps(s4), o->dx);
     }
+}
+
+Q512I void qprep(const block_q8_0 *x, const int64_t *ib, const bool *have, int sh, qx *o)
+{
+    static const int8_t zero[32];
+    split32(x[ib[0]].qs, have[1] ? x[ib[1]].qs : zero, have[2] ? x[ib[2]].qs : zero, have[3] ? x[ib[3]].qs : zero,
+            &o->lo, &o->hi);
+    o->dx = quad_scales(x[ib[0]].d, have[1] ? x[ib[1]].d : 0, have[2] ? x[ib[2]].d : 0, have[3] ? x[ib[3]].d : 0);
+    qx_sums(sh, o);
 }
 
 Q512I __m512 qdot(const qdec *k, const qx *x, int sh, __m512 acc)
@@ -1062,15 +1068,7 @@ Q512I void fq_prep(const block_q8_0 *x, const fq_ix *ix, int sh, qx *o)
     o->lo = _mm512_permutex2var_epi8(v0, ix->lo, v1);
     o->hi = _mm512_permutex2var_epi8(_mm512_loadu_si512(p + 8), ix->hi, _mm512_loadu_si512(p + 72));
     o->dx = fq_half(_mm512_permutex2var_epi16(v0, ix->d, v1));
-    const __m512i ones = _mm512_set1_epi8(1);
-    const __m512i s4 = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, o->lo), ones, o->hi);
-    if (sh >= 0) {
-        o->init = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_sllv_epi32(s4, _mm512_set1_epi32(sh)));
-        o->xsf = _mm512_setzero_ps();
-    } else {
-        o->init = _mm512_setzero_si512();
-        o->xsf = _mm512_mul_ps(_mm512_cvtepi32_ps(s4), o->dx);
-    }
+    qx_sums(sh, o);
 }
 
 /* Few tokens (nt <= 2): decode in registers, prefetching the next row tile. */
