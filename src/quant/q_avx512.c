@@ -307,25 +307,33 @@ Q512I void xperm_q4k(const int8_t *qs, __m512i xv[4])
     }
 }
 
-Q512I void dec_q6_K(const block_q6_K *b, kdec *o)
+/* Q6_K's levels q + 32 (0..63) in element order, 64 per register, and its 16 scales as words. */
+Q512I __m256i q6k_levels(const block_q6_K *b, __m512i u[4])
 {
     const __m512i m4 = _mm512_set1_epi8(0xF);
     const __m256i m3 = _mm256_set1_epi8(3);
+    UNROLL
     for (int h = 0; h < 2; h++) {
-        __m512i ql = _mm512_loadu_si512(b->ql + 64 * h);
-        __m256i qh = _mm256_loadu_si256((const __m256i *)(b->qh + 32 * h));
-        __m512i hb0 = cat256(_mm256_and_si256(qh, m3), _mm256_and_si256(_mm256_srli_epi16(qh, 2), m3));
-        __m512i hb1 = cat256(_mm256_and_si256(_mm256_srli_epi16(qh, 4), m3),
-                             _mm256_and_si256(_mm256_srli_epi16(qh, 6), m3));
-        o->u[2 * h] = _mm512_or_si512(_mm512_and_si512(ql, m4), _mm512_slli_epi16(hb0, 4));
-        o->u[2 * h + 1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), m4), _mm512_slli_epi16(hb1, 4));
+        const __m512i ql = _mm512_loadu_si512(b->ql + 64 * h);
+        const __m256i qh = _mm256_loadu_si256((const __m256i *)(b->qh + 32 * h));
+        const __m512i hb0 = cat256(_mm256_and_si256(qh, m3), _mm256_and_si256(_mm256_srli_epi16(qh, 2), m3));
+        const __m512i hb1 = cat256(_mm256_and_si256(_mm256_srli_epi16(qh, 4), m3),
+                                   _mm256_and_si256(_mm256_srli_epi16(qh, 6), m3));
+        u[2 * h] = _mm512_or_si512(_mm512_and_si512(ql, m4), _mm512_slli_epi16(hb0, 4));
+        u[2 * h + 1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), m4), _mm512_slli_epi16(hb1, 4));
     }
-    __m256i S16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)b->scales));
+    return _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)b->scales));
+}
+
+Q512I void dec_q6_K(const block_q6_K *b, kdec *o)
+{
+    const __m256i S16 = q6k_levels(b, o->u);
     o->d = h2f(b->d);
     kdec_scales(o, S16, _mm256_slli_epi16(S16, 5), o->d); /* levels u - 32 */
 }
 
-Q512I void dec_q3_K(const block_q3_K *b, kdec *o)
+/* Q3_K's levels q + 4 (0..7) in element order, 64 per register, and its 16 scales as words. */
+Q512I __m256i q3k_levels(const block_q3_K *b, __m512i u[4])
 {
     /* 16 6-bit scales from 12 bytes u0 u1 u2 (32-bit lanes): low nibbles from u0/u1
        (>> 0 then >> 4), high 2 bits from u2 >> 0, 2, 4, 6; minus 32 */
@@ -337,21 +345,24 @@ Q512I void dec_q3_K(const block_q3_K *b, kdec *o)
                       _mm_set1_epi32(0x03030303)),
         4);
     const __m128i s8v = _mm_sub_epi8(_mm_or_si128(lo, hi), _mm_set1_epi8(32));
-    const __m256i m3 = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);
-    __m256i hm = _mm256_loadu_si256((const __m256i *)b->hmask);
+    const __m256i m3 = _mm256_set1_epi8(3);
+    /* the third bit: hmask bit j for elements 32j..32j+31, set by a byte test mask */
+    const __m512i hm = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)b->hmask));
     UNROLL
     for (int c = 0; c < 4; c++) {
-        int h = c / 2, k0 = 2 * (c % 2);
-        __m256i q = _mm256_loadu_si256((const __m256i *)(b->qs + 32 * h));
-        __m256i a = _mm256_and_si256(_mm256_srli_epi16(q, 2 * k0), m3);
-        __m256i bb = _mm256_and_si256(_mm256_srli_epi16(q, 2 * k0 + 2), m3);
-        __m256i ha = _mm256_and_si256(_mm256_srli_epi16(hm, 4 * h + k0), one);
-        __m256i hb = _mm256_and_si256(_mm256_srli_epi16(hm, 4 * h + k0 + 1), one);
-        a = _mm256_or_si256(a, _mm256_slli_epi16(ha, 2));
-        bb = _mm256_or_si256(bb, _mm256_slli_epi16(hb, 2));
-        o->u[c] = cat256(a, bb);
+        const int h = c / 2, k0 = 2 * (c % 2), j = 4 * h + k0;
+        const __m256i q = _mm256_loadu_si256((const __m256i *)(b->qs + 32 * h));
+        const __m512i lo2 = cat256(_mm256_and_si256(_mm256_srli_epi16(q, 2 * k0), m3),
+                                   _mm256_and_si256(_mm256_srli_epi16(q, 2 * k0 + 2), m3));
+        const __m512i bits = cat256(_mm256_set1_epi8((char)(1 << j)), _mm256_set1_epi8((char)(1 << (j + 1))));
+        u[c] = _mm512_mask_add_epi8(lo2, _mm512_test_epi8_mask(hm, bits), lo2, _mm512_set1_epi8(4));
     }
-    __m256i S16 = _mm256_cvtepi8_epi16(s8v);
+    return _mm256_cvtepi8_epi16(s8v);
+}
+
+Q512I void dec_q3_K(const block_q3_K *b, kdec *o)
+{
+    const __m256i S16 = q3k_levels(b, o->u);
     o->d = h2f(b->d);
     kdec_scales(o, S16, _mm256_slli_epi16(S16, 2), o->d); /* levels u - 4 */
 }
@@ -649,14 +660,17 @@ Q512I void k4_direct_tile(const bool five, const uint8_t *const *wr, size_t wnex
 }
 
 /*
- * Q6_K decode, the same way: levels u = q + 32 in element order (dec_q6_K),
- * 16 signed 8-bit scales per 16 elements; the offset term 32 * sum(scale *
- * activation sums) is one 256-bit vpmaddwd with Q8_K's 16-element sums,
- * subtracted in integers before the one conversion per block.
+ * Q6_K and Q3_K decode, the same way: levels u = q + off in element order
+ * (off 32 and 4), 16 signed scales per 16 elements; the offset term off *
+ * sum(scale * activation sums) is one 256-bit vpmaddwd with Q8_K's
+ * 16-element sums, subtracted in integers before the one conversion per block.
  */
-Q512I void k6_direct_tile(const uint8_t *const *wr, size_t wnext, int64_t nbt, const block_q8_K *const *xt,
-                          const int nt, float res[RT][TT])
+Q512I void k16_direct_tile(const uint32_t type, const uint8_t *const *wr, size_t wnext, int64_t nbt,
+                           const block_q8_K *const *xt, const int nt, float res[RT][TT])
 {
+    const bool six = type == GGML_TYPE_Q6_K;
+    const size_t bsz = six ? sizeof(block_q6_K) : sizeof(block_q3_K);
+    const int off_shift = six ? 5 : 2; /* log2 of the level offset */
     __m512 acc[RT][TT];
     UNROLL
     for (int r = 0; r < RT; r++)
@@ -664,8 +678,6 @@ Q512I void k6_direct_tile(const uint8_t *const *wr, size_t wnext, int64_t nbt, c
         for (int t = 0; t < nt; t++)
             acc[r][t] = _mm512_setzero_ps();
     const __m512i i0 = _mm512_load_si512(idxp[0]), i1 = _mm512_load_si512(idxp[1]);
-    const __m512i m4 = _mm512_set1_epi8(0xF);
-    const __m256i m3 = _mm256_set1_epi8(3);
     for (int64_t b = 0; b < nbt; b++) {
         __m512i xv[2][4];
         __m256i bs[2];
@@ -678,26 +690,16 @@ Q512I void k6_direct_tile(const uint8_t *const *wr, size_t wnext, int64_t nbt, c
         }
         UNROLL
         for (int r = 0; r < RT; r++) {
-            const block_q6_K *k = (const block_q6_K *)wr[r] + b;
-            pf_span(wr[r] + wnext + (size_t)b * sizeof *k, sizeof *k);
+            const uint8_t *k = wr[r] + (size_t)b * bsz;
+            pf_span(wr[r] + wnext + (size_t)b * bsz, bsz);
             __m512i u[4];
-            UNROLL
-            for (int h = 0; h < 2; h++) {
-                const __m512i ql = _mm512_loadu_si512(k->ql + 64 * h);
-                const __m256i qh = _mm256_loadu_si256((const __m256i *)(k->qh + 32 * h));
-                const __m512i hb0 = cat256(_mm256_and_si256(qh, m3), _mm256_and_si256(_mm256_srli_epi16(qh, 2), m3));
-                const __m512i hb1 = cat256(_mm256_and_si256(_mm256_srli_epi16(qh, 4), m3),
-                                           _mm256_and_si256(_mm256_srli_epi16(qh, 6), m3));
-                u[2 * h] = _mm512_or_si512(_mm512_and_si512(ql, m4), _mm512_slli_epi16(hb0, 4));
-                u[2 * h + 1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), m4), _mm512_slli_epi16(hb1, 4));
-            }
-            const __m256i S16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)k->scales));
+            const __m256i S16 = six ? q6k_levels((const block_q6_K *)k, u) : q3k_levels((const block_q3_K *)k, u);
             const __m512i sp0 = _mm512_permutexvar_epi16(i0, _mm512_castsi256_si512(S16));
             const __m512i sp1 = _mm512_permutexvar_epi16(i1, _mm512_castsi256_si512(S16));
-            const float d = h2f(k->d);
+            const float d = h2f(six ? ((const block_q6_K *)k)->d : ((const block_q3_K *)k)->d);
             UNROLL
             for (int t = 0; t < nt; t++) {
-                const __m256i off = _mm256_slli_epi32(_mm256_madd_epi16(S16, bs[t]), 5);
+                const __m256i off = _mm256_sllv_epi32(_mm256_madd_epi16(S16, bs[t]), _mm256_set1_epi32(off_shift));
                 const __m512i is = _mm512_sub_epi32(kpack_dot(u, xv[t], sp0, sp1), _mm512_castsi256_si512(off));
                 acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is), _mm512_set1_ps(d * xt[t][b].d), acc[r][t]);
             }
@@ -733,11 +735,11 @@ Q512I void gemm_k_direct(const uint32_t type, const uint8_t *W, size_t wrb, int6
                 k4_direct_tile(type == GGML_TYPE_Q5_K, wr, pf, nbt, xt, 1, res);
             else
                 k4_direct_tile(type == GGML_TYPE_Q5_K, wr, pf, nbt, xt, 2, res);
-        } else if (type == GGML_TYPE_Q6_K) {
+        } else if (type == GGML_TYPE_Q6_K || type == GGML_TYPE_Q3_K) {
             if (tt == 1)
-                k6_direct_tile(wr, pf, nbt, xt, 1, res);
+                k16_direct_tile(type, wr, pf, nbt, xt, 1, res);
             else
-                k6_direct_tile(wr, pf, nbt, xt, 2, res);
+                k16_direct_tile(type, wr, pf, nbt, xt, 2, res);
         } else if (tt == 1) {
             kdirect_tile(type, wr, pf, bsz, nbt, xt, 1, res);
         } else {
