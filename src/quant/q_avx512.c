@@ -59,7 +59,6 @@
 
 #define RT 4     /* rows per tile */
 #define TT 4     /* tokens per tile */
-#define KCH 16   /* 256-element blocks decoded per chunk */
 #define PCH 64   /* 64-element block pairs decoded per chunk (32-element types) */
 #ifndef PF_BYTES
 #define PF_BYTES (8 << 10)
@@ -193,12 +192,9 @@ Q512I void gemm_f(uint32_t type, const uint8_t *W, size_t wrb, int64_t rows, int
 /* One decoded super-block: w[i] = d * S[i/16] * u[i] - dminm[i/16]-ish (see kdot). */
 typedef struct {
     __m512i u[4];  /* unsigned levels, element order */
-    __m512i sp[2]; /* scales per 16-bit lane of packs(dpbusd(u[2p]), dpbusd(u[2p+1])), see ktile (not IQ4_XS) */
+    __m512i sc[4]; /* scales per 16-bit lane of maddubs (or per 32-bit lane of dpbusd, IQ4_XS) */
     __m512 dminm;  /* per 16-element sub-block: dmin * m (the offset times the activation sum) */
     float d;
-    float pad[15];
-    __m512i sc[4]; /* scales per 16-bit lane of maddubs (or per 32-bit lane of dpbusd, IQ4_XS); last: the
-                      prompt tiles of the other types never touch these lines */
 } kdec;
 
 /*
@@ -228,9 +224,6 @@ Q512I void kdec_scales(kdec *o, __m256i S16, __m256i M16, float dmin)
     UNROLL
     for (int c = 0; c < 4; c++)
         o->sc[c] = _mm512_permutexvar_epi16(_mm512_load_si512(idx16[c]), s);
-    UNROLL
-    for (int p = 0; p < 2; p++)
-        o->sp[p] = _mm512_permutexvar_epi16(_mm512_load_si512(idxp[p]), s);
     o->dminm = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi16_epi32(M16)), _mm512_set1_ps(dmin));
 }
 
@@ -255,22 +248,9 @@ Q512I __m256i q4k_scales_mins(const uint8_t *scales)
     return _mm256_cvtepu8_epi16(_mm_or_si128(slo, shi));
 }
 
-Q512I void dec_q4_K(const void *blk, kdec *o, bool five)
+/* Q4_K/Q5_K levels (qh: Q5_K's fifth bits, or NULL) in element order, 64 per register. */
+Q512I void q4k_levels(const uint8_t *qs, const uint8_t *qh, __m512i u[4])
 {
-    const uint8_t *scales, *qs, *qh = NULL;
-    float d, dmin;
-    if (!five) {
-        const block_q4_K *b = blk;
-        d = h2f(b->d), dmin = h2f(b->dmin), scales = b->scales, qs = b->qs;
-    } else {
-        const block_q5_K *b = blk;
-        d = h2f(b->d), dmin = h2f(b->dmin), scales = b->scales, qs = b->qs, qh = b->qh;
-    }
-    const __m256i sm = q4k_scales_mins(scales);
-    static const int16_t dup[16] __attribute__((aligned(32))) = {0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7};
-    static const int16_t dupm[16] __attribute__((aligned(32))) = {8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15};
-    __m256i S16 = _mm256_permutexvar_epi16(_mm256_load_si256((const __m256i *)dup), sm);
-    __m256i M16 = _mm256_permutexvar_epi16(_mm256_load_si256((const __m256i *)dupm), sm);
     const __m256i m4 = _mm256_set1_epi8(0xF);
     __m256i h = qh ? _mm256_loadu_si256((const __m256i *)qh) : _mm256_setzero_si256();
     const __m256i one = _mm256_set1_epi8(1);
@@ -284,10 +264,8 @@ Q512I void dec_q4_K(const void *blk, kdec *o, bool five)
             hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 1), one), 4));
             h = _mm256_srli_epi16(h, 2);
         }
-        o->u[c] = cat256(lo, hi);
+        u[c] = cat256(lo, hi);
     }
-    o->d = d;
-    kdec_scales(o, S16, M16, dmin);
 }
 
 /*
@@ -325,13 +303,6 @@ Q512I __m256i q6k_levels(const block_q6_K *b, __m512i u[4])
     return _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)b->scales));
 }
 
-Q512I void dec_q6_K(const block_q6_K *b, kdec *o)
-{
-    const __m256i S16 = q6k_levels(b, o->u);
-    o->d = h2f(b->d);
-    kdec_scales(o, S16, _mm256_slli_epi16(S16, 5), o->d); /* levels u - 32 */
-}
-
 /* Q3_K's levels q + 4 (0..7) in element order, 64 per register, and its 16 scales as words. */
 Q512I __m256i q3k_levels(const block_q3_K *b, __m512i u[4])
 {
@@ -360,30 +331,29 @@ Q512I __m256i q3k_levels(const block_q3_K *b, __m512i u[4])
     return _mm256_cvtepi8_epi16(s8v);
 }
 
-Q512I void dec_q3_K(const block_q3_K *b, kdec *o)
-{
-    const __m256i S16 = q3k_levels(b, o->u);
-    o->d = h2f(b->d);
-    kdec_scales(o, S16, _mm256_slli_epi16(S16, 2), o->d); /* levels u - 4 */
-}
-
-Q512I void dec_q2_K(const block_q2_K *b, kdec *o)
+/* Q2_K's levels (0..3) in element order, 64 per register, and its 16 scale bytes as words. */
+Q512I __m256i q2k_levels(const block_q2_K *b, __m512i u[4])
 {
     const __m256i m3 = _mm256_set1_epi8(3);
     UNROLL
     for (int c = 0; c < 4; c++) {
         int h = c / 2, k0 = 2 * (c % 2);
         __m256i q = _mm256_loadu_si256((const __m256i *)(b->qs + 32 * h));
-        o->u[c] = cat256(_mm256_and_si256(_mm256_srli_epi16(q, 2 * k0), m3),
-                         _mm256_and_si256(_mm256_srli_epi16(q, 2 * k0 + 2), m3));
+        u[c] = cat256(_mm256_and_si256(_mm256_srli_epi16(q, 2 * k0), m3),
+                      _mm256_and_si256(_mm256_srli_epi16(q, 2 * k0 + 2), m3));
     }
-    __m256i sm = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)b->scales));
+    return _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)b->scales));
+}
+
+Q512I void dec_q2_K(const block_q2_K *b, kdec *o)
+{
+    const __m256i sm = q2k_levels(b, o->u);
     o->d = h2f(b->d);
     kdec_scales(o, _mm256_and_si256(sm, _mm256_set1_epi16(0xF)), _mm256_srli_epi16(sm, 4), h2f(b->dmin));
 }
 
-/* IQ4_XS: levels kvalues + 128 (up to 241, too big for maddubs): sc holds 32-bit lane scales for dpbusd. */
-Q512I void dec_iq4_xs(const block_iq4_xs *b, kdec *o)
+/* IQ4_XS's levels kvalues + 128 (1..241) in element order, 64 per register, and its 8 scales (-32..31) as words. */
+Q512I __m128i iq4xs_levels(const block_iq4_xs *b, __m512i u[4])
 {
     static const uint8_t lut[16] = {1, 24, 45, 63, 79, 93, 106, 118, 129, 141, 153, 166, 181, 197, 217, 241};
     const __m512i tbl = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)lut));
@@ -393,7 +363,7 @@ Q512I void dec_iq4_xs(const block_iq4_xs *b, kdec *o)
         __m256i q = _mm256_loadu_si256((const __m256i *)(b->qs + 32 * c));
         __m512i v = cat256(_mm256_and_si256(q, m4), _mm256_and_si256(_mm256_srli_epi16(q, 4), m4));
         v = _mm512_shuffle_i64x2(v, v, _MM_SHUFFLE(3, 1, 2, 0)); /* lo0 hi0 lo1 hi1 */
-        o->u[c] = _mm512_shuffle_epi8(tbl, v);
+        u[c] = _mm512_shuffle_epi8(tbl, v);
     }
     /* scale ib = (nibble ib of scales_l | 2-bit field ib of scales_h << 4) - 32, in SIMD */
     uint32_t sl;
@@ -403,7 +373,13 @@ Q512I void dec_iq4_xs(const block_iq4_xs *b, kdec *o)
                                           _mm_and_si128(_mm_srli_epi16(slv, 4), _mm_set1_epi8(0xF)));
     const __m128i hi = _mm_and_si128(_mm_srlv_epi16(_mm_set1_epi16((short)b->scales_h), _mm_setr_epi16(0, 2, 4, 6, 8, 10, 12, 14)),
                                      _mm_set1_epi16(3));
-    const __m128i s16 = _mm_sub_epi16(_mm_or_si128(_mm_cvtepu8_epi16(nib), _mm_slli_epi16(hi, 4)), _mm_set1_epi16(32));
+    return _mm_sub_epi16(_mm_or_si128(_mm_cvtepu8_epi16(nib), _mm_slli_epi16(hi, 4)), _mm_set1_epi16(32));
+}
+
+/* IQ4_XS: levels up to 241, too big for maddubs: sc holds 32-bit lane scales for dpbusd. */
+Q512I void dec_iq4_xs(const block_iq4_xs *b, kdec *o)
+{
+    const __m128i s16 = iq4xs_levels(b, o->u);
     const __m512i s32 = _mm512_castsi256_si512(_mm256_cvtepi16_epi32(s16));
     static const int32_t idx32[4][16] __attribute__((aligned(64))) = {
         {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1}, {2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3},
@@ -417,91 +393,13 @@ Q512I void dec_iq4_xs(const block_iq4_xs *b, kdec *o)
     o->dminm = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi16_epi32(m16)), _mm512_set1_ps(o->d));
 }
 
+/* The decode of kdirect_tile's types (the others have tiles of their own). */
 Q512I void kdecode(uint32_t type, const uint8_t *blk, kdec *o)
 {
-    switch (type) {
-    case GGML_TYPE_Q2_K: dec_q2_K((const block_q2_K *)blk, o); break;
-    case GGML_TYPE_Q3_K: dec_q3_K((const block_q3_K *)blk, o); break;
-    case GGML_TYPE_Q4_K: dec_q4_K(blk, o, false); break;
-    case GGML_TYPE_Q5_K: dec_q4_K(blk, o, true); break;
-    case GGML_TYPE_Q6_K: dec_q6_K((const block_q6_K *)blk, o); break;
-    default: dec_iq4_xs((const block_iq4_xs *)blk, o); break;
-    }
-}
-
-/*
- * One tile over a chunk of nb decoded blocks: res[r][t] += sum over blocks of
- * d*dx*sum(S*u*x) - dx*sum(dminm*bsum).
- */
-Q512I void ktile(const kdec *dec, int64_t nb, const block_q8_K *const *xt, const int nt, const bool dp,
-                 float res[RT][TT])
-{
-    __m512 acc[RT][TT];
-    UNROLL
-    for (int r = 0; r < RT; r++)
-        UNROLL
-        for (int t = 0; t < nt; t++)
-            acc[r][t] = _mm512_setzero_ps();
-    for (int64_t b = 0; b < nb; b++) {
-        /* rows outer, tokens inner: a row's levels and scales stay in registers, the activations
-           are memory operands (fewer loads than the other way round) */
-        UNROLL
-        for (int r = 0; r < RT; r++) {
-            const kdec *k = &dec[(size_t)r * KCH + (size_t)b];
-            __m512i u[4], sc[4];
-            UNROLL
-            for (int c = 0; c < 4; c++) {
-                u[c] = k->u[c];
-                sc[c] = dp ? k->sc[c] : k->sp[c < 2 ? c : 0];
-            }
-            const __m512 dv = _mm512_set1_ps(k->d);
-            UNROLL
-            for (int t = 0; t < nt; t++) {
-                const block_q8_K *x = xt[t] + b;
-                __m512i is;
-                if (dp) {
-                    is = _mm512_setzero_si512();
-                    UNROLL
-                    for (int c = 0; c < 4; c++) {
-                        const __m512i xv = _mm512_loadu_si512(x->qs + 64 * c);
-                        is = _mm512_add_epi32(is, _mm512_mullo_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), u[c], xv),
-                                                                    sc[c]));
-                    }
-                } else {
-                    /* sums of 4 products in 32 bits (|sum| <= 4 * 63 * 128 < 2^15, so they pack to 16 bits
-                       exactly), two chunks packed per register, one vpmaddwd per pair applies the scales */
-                    __m512i P[4];
-                    UNROLL
-                    for (int c = 0; c < 4; c++)
-                        P[c] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u[c], _mm512_loadu_si512(x->qs + 64 * c));
-                    is = _mm512_madd_epi16(_mm512_packs_epi32(P[0], P[1]), sc[0]);
-                    is = _mm512_dpwssd_epi32(is, _mm512_packs_epi32(P[2], P[3]), sc[1]);
-                }
-                acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is), _mm512_mul_ps(dv, _mm512_set1_ps(x->d)), acc[r][t]);
-            }
-        }
-    }
-    /* the offset terms in a second pass: fewer registers live in the loop above */
-    for (int64_t b = 0; b < nb; b++) {
-        __m512 bs[TT];
-        UNROLL
-        for (int t = 0; t < nt; t++)
-            bs[t] = _mm512_mul_ps(
-                _mm512_cvtepi32_ps(_mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i *)xt[t][b].bsums))),
-                _mm512_set1_ps(xt[t][b].d));
-        UNROLL
-        for (int r = 0; r < RT; r++) {
-            const __m512 dm = dec[(size_t)r * KCH + (size_t)b].dminm;
-            UNROLL
-            for (int t = 0; t < nt; t++)
-                acc[r][t] = _mm512_fnmadd_ps(dm, bs[t], acc[r][t]);
-        }
-    }
-    UNROLL
-    for (int r = 0; r < RT; r++)
-        UNROLL
-        for (int t = 0; t < nt; t++)
-            res[r][t] = _mm512_reduce_add_ps(acc[r][t]);
+    if (type == GGML_TYPE_Q2_K)
+        dec_q2_K((const block_q2_K *)blk, o);
+    else
+        dec_iq4_xs((const block_iq4_xs *)blk, o);
 }
 
 /*
@@ -751,45 +649,247 @@ Q512I void gemm_k_direct(const uint32_t type, const uint8_t *W, size_t wrb, int6
     }
 }
 
-Q512 static void gemm_k(uint32_t type, const uint8_t *W, size_t wrb, int64_t rows, int64_t n, const uint8_t *X,
-                        size_t arb, int64_t ntok, float *out, size_t os)
+/*
+ * Prompts (more than 2 tokens): 16 rows at a time, one per 32-bit lane. A
+ * chunk of the 16 rows' super-blocks is decoded once into ktdec's
+ * row-interleaved form (u[g] holds elements 4g..4g+3 of every row), and
+ * each vpdpbusd multiplies those 64 levels by one token's 4 activations,
+ * broadcast from memory: lane r accumulates row r's sum over a sub-block
+ * (16 or 32 elements) with no shuffles and no packing. One float
+ * multiply-add per sub-block applies the 16 rows' scales; the offset term
+ * is 8 vpdpwssd per super-block on Q8_K's 16-element sums; each token's
+ * result is a vector of 16 consecutive outputs. Per 256 weights, row and
+ * token: 4 vpdpbusd and about 1.3 other vector operations (the previous
+ * 4-row tiles needed 7: packs, vpmaddwd/vpdpwssd, a scale multiply).
+ */
+#define KR 16 /* rows per prompt tile: one per 32-bit lane */
+#define KT 8  /* tokens per prompt tile */
+#define KB 8  /* super-blocks decoded per chunk */
+
+/*
+ * One row's super-block as levels u (unsigned, element order) and, per 16
+ * elements i, a float scale sf[i] and an integer offset coefficient c[i]
+ * with a float factor f: w = sf[i] * u - f * c[i]. Q4_K/Q5_K/Q2_K: sf = d *
+ * scale, c = min, f = dmin; the symmetric types (levels = q + off): sf = d *
+ * scale, c = off * scale, f = d.
+ */
+typedef struct {
+    __m512i u[4];
+    __m512 sf;
+    __m512i c; /* 16 words in the low half, zeros above */
+    float f;
+} krow;
+
+/* 16 rows' super-blocks of one chunk, interleaved: row r is 32-bit lane r of every vector. */
+typedef struct {
+    __m512i u[64]; /* u[g]: levels of elements 4g..4g+3 */
+    __m512 sf[16]; /* sf[i]: the scale of elements 16i..16i+15 */
+    __m512i c[8];  /* c[p]: words c[2p], c[2p+1] (pairs, as vpdpwssd takes Q8_K's bsums[2p], bsums[2p+1]) */
+    __m512 f;
+} ktdec;
+
+Q512I void krow_decode(uint32_t type, const uint8_t *blk, krow *o)
+{
+    static const int16_t dup[16] __attribute__((aligned(32))) = {0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7};
+    __m256i S16, C16;
+    float d, f;
+    switch (type) {
+    case GGML_TYPE_Q4_K:
+    case GGML_TYPE_Q5_K: {
+        const bool five = type == GGML_TYPE_Q5_K;
+        const __m256i sm = q4k_scales_mins(blk + offsetof(block_q4_K, scales)); /* 8 scales, 8 mins */
+        const __m256i di = _mm256_load_si256((const __m256i *)dup);
+        S16 = _mm256_permutexvar_epi16(di, sm);
+        C16 = _mm256_permutexvar_epi16(_mm256_add_epi16(di, _mm256_set1_epi16(8)), sm);
+        uint32_t dd;
+        memcpy(&dd, blk, sizeof dd); /* d, dmin: first in both types */
+        const __m128 dm = _mm_cvtph_ps(_mm_cvtsi32_si128((int)dd));
+        d = _mm_cvtss_f32(dm), f = _mm_cvtss_f32(_mm_movehdup_ps(dm));
+        if (five)
+            q4k_levels(((const block_q5_K *)blk)->qs, ((const block_q5_K *)blk)->qh, o->u);
+        else
+            q4k_levels(((const block_q4_K *)blk)->qs, NULL, o->u);
+        break;
+    }
+    case GGML_TYPE_Q6_K:
+        S16 = q6k_levels((const block_q6_K *)blk, o->u);
+        C16 = _mm256_slli_epi16(S16, 5);
+        d = f = h2f(((const block_q6_K *)blk)->d);
+        break;
+    case GGML_TYPE_Q3_K:
+        S16 = q3k_levels((const block_q3_K *)blk, o->u);
+        C16 = _mm256_slli_epi16(S16, 2);
+        d = f = h2f(((const block_q3_K *)blk)->d);
+        break;
+    case GGML_TYPE_Q2_K: {
+        const block_q2_K *b = (const block_q2_K *)blk;
+        const __m256i sm = q2k_levels(b, o->u);
+        S16 = _mm256_and_si256(sm, _mm256_set1_epi16(0xF));
+        C16 = _mm256_srli_epi16(sm, 4);
+        d = h2f(b->d), f = h2f(b->dmin);
+        break;
+    }
+    default: { /* IQ4_XS: levels kvalues + 128 */
+        const block_iq4_xs *b = (const block_iq4_xs *)blk;
+        S16 = _mm256_permutexvar_epi16(_mm256_load_si256((const __m256i *)dup),
+                                       _mm256_castsi128_si256(iq4xs_levels(b, o->u)));
+        C16 = _mm256_slli_epi16(S16, 7);
+        d = f = h2f(b->d);
+        break;
+    }
+    }
+    o->sf = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi16_epi32(S16)), _mm512_set1_ps(d));
+    o->c = _mm512_zextsi256_si512(C16);
+    o->f = f;
+}
+
+/* The 16x16 transpose of 32-bit elements: lane j of out[i] is lane i of in[j]. */
+Q512I void tr16(const __m512i in[16], __m512i out[16])
+{
+    __m512i s1[16], s2[16];
+    UNROLL
+    for (int i = 0; i < 8; i++) {
+        s1[2 * i] = _mm512_unpacklo_epi32(in[2 * i], in[2 * i + 1]);
+        s1[2 * i + 1] = _mm512_unpackhi_epi32(in[2 * i], in[2 * i + 1]);
+    }
+    /* s2[4i + m], 128-bit lane L: element 4L + m of rows 4i..4i+3 */
+    UNROLL
+    for (int i = 0; i < 4; i++) {
+        s2[4 * i + 0] = _mm512_unpacklo_epi64(s1[4 * i], s1[4 * i + 2]);
+        s2[4 * i + 1] = _mm512_unpackhi_epi64(s1[4 * i], s1[4 * i + 2]);
+        s2[4 * i + 2] = _mm512_unpacklo_epi64(s1[4 * i + 1], s1[4 * i + 3]);
+        s2[4 * i + 3] = _mm512_unpackhi_epi64(s1[4 * i + 1], s1[4 * i + 3]);
+    }
+    /* then a 4x4 transpose of 128-bit lanes for each m */
+    UNROLL
+    for (int m = 0; m < 4; m++) {
+        const __m512i p0 = _mm512_shuffle_i32x4(s2[m], s2[4 + m], 0x88), p1 = _mm512_shuffle_i32x4(s2[m], s2[4 + m], 0xDD);
+        const __m512i q0 = _mm512_shuffle_i32x4(s2[8 + m], s2[12 + m], 0x88);
+        const __m512i q1 = _mm512_shuffle_i32x4(s2[8 + m], s2[12 + m], 0xDD);
+        out[m] = _mm512_shuffle_i32x4(p0, q0, 0x88);
+        out[4 + m] = _mm512_shuffle_i32x4(p1, q1, 0x88);
+        out[8 + m] = _mm512_shuffle_i32x4(p0, q0, 0xDD);
+        out[12 + m] = _mm512_shuffle_i32x4(p1, q1, 0xDD);
+    }
+}
+
+/* Decodes and interleaves one super-block of rows blk, blk + wrb, ... (rr of them; the last repeats). */
+Q512 static void kt_decode(uint32_t type, const uint8_t *blk, size_t wrb, int rr, ktdec *o)
+{
+    krow row[KR];
+    for (int r = 0; r < KR; r++)
+        krow_decode(type, blk + (size_t)(r < rr ? r : rr - 1) * wrb, &row[r]);
+    __m512i in[KR], t[16];
+    for (int c = 0; c < 4; c++) {
+        for (int r = 0; r < KR; r++)
+            in[r] = row[r].u[c];
+        tr16(in, o->u + 16 * c);
+    }
+    for (int r = 0; r < KR; r++)
+        in[r] = _mm512_castps_si512(row[r].sf);
+    tr16(in, t);
+    for (int i = 0; i < 16; i++)
+        o->sf[i] = _mm512_castsi512_ps(t[i]);
+    for (int r = 0; r < KR; r++)
+        in[r] = row[r].c;
+    tr16(in, t);
+    for (int p = 0; p < 8; p++)
+        o->c[p] = t[p];
+    float f[KR];
+    for (int r = 0; r < KR; r++)
+        f[r] = row[r].f;
+    o->f = _mm512_loadu_ps(f);
+}
+
+Q512I __m512i bcast32(const void *p)
+{
+    int32_t v;
+    memcpy(&v, p, sizeof v);
+    return _mm512_set1_epi32(v);
+}
+
+/*
+ * acc[t] = the 16 rows' products with token t over nb decoded super-blocks;
+ * L: elements per sub-block (16 or 32), the span of one integer sum.
+ */
+Q512I void kt_tile(const ktdec *dec, int64_t nb, const block_q8_K *const *xt, const int nt, const int L, __m512 acc[KT])
+{
+    UNROLL
+    for (int t = 0; t < nt; t++)
+        acc[t] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const ktdec *k = &dec[b];
+        __m512 a[KT];
+        UNROLL
+        for (int t = 0; t < nt; t++)
+            a[t] = _mm512_setzero_ps();
+        for (int j = 0; j < QK_K / L; j++) {
+            __m512i S[KT];
+            UNROLL
+            for (int t = 0; t < nt; t++)
+                S[t] = _mm512_setzero_si512();
+            UNROLL
+            for (int g = 0; g < L / 4; g++) {
+                const int e = j * L + 4 * g;
+                const __m512i w = k->u[e / 4];
+                UNROLL
+                for (int t = 0; t < nt; t++)
+                    S[t] = _mm512_dpbusd_epi32(S[t], w, bcast32(xt[t][b].qs + e));
+            }
+            const __m512 sf = k->sf[j * L / 16];
+            UNROLL
+            for (int t = 0; t < nt; t++)
+                a[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(S[t]), sf, a[t]);
+        }
+        UNROLL
+        for (int t = 0; t < nt; t++) {
+            __m512i O = _mm512_setzero_si512();
+            UNROLL
+            for (int p = 0; p < 8; p++)
+                O = _mm512_dpwssd_epi32(O, k->c[p], bcast32(xt[t][b].bsums + 2 * p));
+            a[t] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(O), k->f, a[t]);
+            acc[t] = _mm512_fmadd_ps(a[t], _mm512_set1_ps(xt[t][b].d), acc[t]);
+        }
+    }
+}
+
+Q512 static void gemm_kt(uint32_t type, const uint8_t *W, size_t wrb, int64_t rows, int64_t n, const uint8_t *X,
+                         size_t arb, int64_t ntok, float *out, size_t os)
 {
     const size_t bsz = blk_bytes(type);
     const int64_t nbt = n / QK_K;
-    const bool dp = type == GGML_TYPE_IQ4_XS;
-    kdec dec[RT * KCH] __attribute__((aligned(64)));
-    for (int64_t r0 = 0; r0 < rows; r0 += RT) {
-        const int rr = (int)q_min64(RT, rows - r0);
-        for (int64_t b0 = 0; b0 < nbt; b0 += KCH) {
-            const int64_t nb = q_min64(KCH, nbt - b0);
-            UNROLL
-            for (int r = 0; r < RT; r++) {
-                const uint8_t *w = W + (size_t)(r0 + (r < rr ? r : rr - 1)) * wrb + (size_t)b0 * bsz;
-                for (int64_t b = 0; b < nb; b++)
-                    kdecode(type, w + (size_t)b * bsz, &dec[(size_t)r * KCH + (size_t)b]);
-            }
-            for (int64_t t0 = 0; t0 < ntok; t0 += TT) {
-                const int tt = (int)q_min64(TT, ntok - t0);
-                const block_q8_K *xt[TT];
+    const bool l16 = type == GGML_TYPE_Q6_K || type == GGML_TYPE_Q3_K || type == GGML_TYPE_Q2_K;
+    ktdec dec[KB] __attribute__((aligned(64)));
+    for (int64_t r0 = 0; r0 < rows; r0 += KR) {
+        const int rr = (int)q_min64(KR, rows - r0);
+        const __mmask16 m = (__mmask16)((1u << rr) - 1);
+        for (int64_t b0 = 0; b0 < nbt; b0 += KB) {
+            const int64_t nb = q_min64(KB, nbt - b0);
+            for (int64_t b = 0; b < nb; b++)
+                kt_decode(type, W + (size_t)r0 * wrb + (size_t)(b0 + b) * bsz, wrb, rr, &dec[b]);
+            for (int64_t t0 = 0; t0 < ntok; t0 += KT) {
+                const int tt = (int)q_min64(KT, ntok - t0);
+                const block_q8_K *xt[KT];
                 UNROLL
-                for (int t = 0; t < TT; t++)
+                for (int t = 0; t < KT; t++)
                     xt[t] = (const block_q8_K *)(X + (size_t)(t0 + (t < tt ? t : tt - 1)) * arb) + b0;
-                float res[RT][TT];
-                switch (tt * 2 + dp) {
-                case 2: ktile(dec, nb, xt, 1, false, res); break;
-                case 3: ktile(dec, nb, xt, 1, true, res); break;
-                case 4: ktile(dec, nb, xt, 2, false, res); break;
-                case 5: ktile(dec, nb, xt, 2, true, res); break;
-                case 6: ktile(dec, nb, xt, 3, false, res); break;
-                case 7: ktile(dec, nb, xt, 3, true, res); break;
-                case 8: ktile(dec, nb, xt, 4, false, res); break;
-                default: ktile(dec, nb, xt, 4, true, res); break;
+                __m512 acc[KT];
+                /* an odd last tile repeats its last token */
+                switch ((tt + 1) / 2 * 2 + l16) {
+                case 2: kt_tile(dec, nb, xt, 2, 32, acc); break;
+                case 3: kt_tile(dec, nb, xt, 2, 16, acc); break;
+                case 4: kt_tile(dec, nb, xt, 4, 32, acc); break;
+                case 5: kt_tile(dec, nb, xt, 4, 16, acc); break;
+                case 6: kt_tile(dec, nb, xt, 6, 32, acc); break;
+                case 7: kt_tile(dec, nb, xt, 6, 16, acc); break;
+                case 8: kt_tile(dec, nb, xt, 8, 32, acc); break;
+                default: kt_tile(dec, nb, xt, 8, 16, acc); break;
                 }
-                for (int t = 0; t < tt; t++)
-                    for (int r = 0; r < rr; r++) {
-                        float *o = &out[(size_t)(t0 + t) * os + (size_t)(r0 + r)];
-                        *o = b0 ? *o + res[r][t] : res[r][t];
-                    }
+                for (int t = 0; t < tt; t++) {
+                    float *o = out + (size_t)(t0 + t) * os + (size_t)r0;
+                    const __m512 v = b0 ? _mm512_add_ps(_mm512_maskz_loadu_ps(m, o), acc[t]) : acc[t];
+                    _mm512_mask_storeu_ps(o, m, v);
+                }
             }
         }
     }
@@ -1395,7 +1495,7 @@ Q512 bool q_gemm_avx512(uint32_t wtype, const void *W, size_t w_row_bytes, int64
     case GGML_TYPE_Q5_K:
     case GGML_TYPE_Q6_K:
     case GGML_TYPE_IQ4_XS:
-        gemm_k(wtype, W, w_row_bytes, rows, n, xq, act_row_bytes, ntok, out, out_stride);
+        gemm_kt(wtype, W, w_row_bytes, rows, n, xq, act_row_bytes, ntok, out, out_stride);
         return true;
     default:
         return false;
