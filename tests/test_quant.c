@@ -302,7 +302,7 @@ TEST(activation_simd_matches_reference)
 {
     enum { N = 256 * 6 };
     static float x[N];
-    static uint8_t a[N * 2], b[N * 2];
+    static uint8_t a[N * 2] __attribute__((aligned(8))), b[N * 2]; /* room for the largest activation row */
     for (int i = 0; i < N; i++)
         x[i] = rng_gauss() * (i < 512 ? 1.0f : 300.0f);
     for (int i = 512; i < 768; i++)
@@ -318,12 +318,25 @@ TEST(activation_simd_matches_reference)
         return;
     }
     for (size_t k = 0; k < JC_ARRAY_LEN(w); k++) {
-        size_t rb = q_act_row_bytes(w[k], N);
+        size_t rb = q_row_bytes(q_act_type(w[k]), N);
         memset(a, 0x55, sizeof a), memset(b, 0xAA, sizeof b);
         q_act_quantize(w[k], x, a, N);
         q_quantize_row(q_act_type(w[k]), x, b, N);
         CHECKF(!memcmp(a, b, rb), "%s activations differ from the reference", ggml_type_name(q_act_type(w[k])));
     }
+    /* Q8_0 rows end with each block's scale and scale * level sum */
+    CHECK_EQ_INT(q_act_row_bytes(GGML_TYPE_Q4_0, N), q8_0_tail_at(N) + N / 32 * 8);
+    CHECK(q8_0_tail_at(N) >= q_row_bytes(GGML_TYPE_Q8_0, N) && q8_0_tail_at(N) % 8 == 0);
+    const block_q8_0 *blk = (const block_q8_0 *)a;
+    const float *tail = (const float *)(a + q8_0_tail_at(N));
+    int bad = 0;
+    for (int i = 0; i < N / 32; i++) {
+        int sum = 0;
+        for (int e = 0; e < 32; e++)
+            sum += blk[i].qs[e];
+        bad += tail[2 * i] != q_f16_to_f32(blk[i].d) || tail[2 * i + 1] != q_f16_to_f32(blk[i].d) * (float)sum;
+    }
+    CHECK_EQ_INT(bad, 0);
     q_set_path(saved);
 }
 

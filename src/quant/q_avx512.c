@@ -5,25 +5,25 @@
  * q_gemm.c chose this path from cpuid.
  *
  * The path needs AVX-512 F/BW/VL/DQ/VNNI/VBMI (Ice Lake, Zen 4 and later;
- * Skylake-X runs the AVX2 path). Structure, for every weight type:
- *   - more than 2 tokens: weights are decoded a tile of 4 rows × a chunk of
- *     blocks at a time into a stack buffer of unsigned 8-bit levels plus
- *     scales (once per row and block, whatever the number of tokens), then
- *     each 4-row × up-to-4-token tile runs integer dot products on it;
- *     1-2 tokens (decode): each row's blocks are decoded into registers and
- *     used at once, prefetching the next row tile;
- *   - K-quants, prompts: vpdpbusd per 64 weights, two chunks' 32-bit sums
- *     packed to 16 bits (exact) and one vpmaddwd/vpdpwssd applying the
- *     sub-block scales, one float multiply-add per super-block and output,
- *     the offset term in a second pass (see ktile); decode: vpmaddubsw +
- *     vpdpwssd;
- *   - 32-element types: four blocks per step ("quads", see qdec), two
- *     vpdpbusd and one float multiply-add per 128 weights and output; for
- *     prompts the activations of 16 tokens are prepared once per chunk and
- *     shared by every row tile (qtile_p);
+ * Skylake-X runs the AVX2 path). Structure:
+ *   - decode (1-2 tokens): each row's blocks are decoded into registers and
+ *     used at once, 4 rows per tile, prefetching the rows ahead (a stream
+ *     from memory). K-quants: vpdpbusd per 64 weights, two chunks' 32-bit
+ *     sums packed to 16 bits and scaled by one vpmaddwd/vpdpwssd (or
+ *     vpmaddubs + vpdpwssd); 32-element types: four blocks per step
+ *     ("quads", see qdec), two vpdpbusd and one float multiply-add per 128
+ *     weights and output;
+ *   - prompts (more tokens): 16 rows per tile, one per 32-bit lane. A chunk
+ *     of blocks of the 16 rows is decoded once into an interleaved buffer
+ *     (4 consecutive levels of each row per vector) and every vpdpbusd
+ *     multiplies it by 4 activations of one token broadcast from memory, so
+ *     each lane sums one row's sub-block with no shuffles; per sub-block
+ *     and token one float multiply-add applies 16 rows' scales (gemm_kt,
+ *     gemm_qt);
  *   - unsigned levels are the format's levels plus an offset (Q4_0: +8,
- *     Q8_0/IQ4: +128, Q6_K: +32, ...); the offset times the activation sums
- *     (from Q8_K's bsums, or computed per block for Q8_0) is subtracted.
+ *     Q8_0/IQ4: +128, Q6_K: +32, ...); the offset (or the min) times the
+ *     activation sums (Q8_K's bsums, or the sums after a Q8_0 row) is
+ *     subtracted.
  * Float weights (F32/F16/BF16) use an FMA tile of 4 rows × 4 tokens.
  * Output partial sums accumulate in out[] across chunks of blocks.
  */
@@ -911,8 +911,6 @@ typedef struct {
     __m512 d, m;
 } qdec;
 
-#define QCH 16 /* quads decoded per chunk */
-
 Q512I __m512 quad_scales(uint16_t a, uint16_t b, uint16_t c, uint16_t d)
 {
     static const int32_t idx[16] __attribute__((aligned(64))) = {0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3};
@@ -1234,74 +1232,6 @@ Q512I void qdirect_tile(const uint32_t type, const uint8_t *const *wr, size_t wn
             res[r][t] = _mm512_reduce_add_ps(acc[r][t]);
 }
 
-/* More tokens: a chunk of decoded quads per row tile, reused by every token tile. */
-Q512I void qtile(const qdec *dec, int64_t g0, int64_t ng, int64_t nbt, const block_q8_0 *const *xt, const int nt,
-                 const int sh, float res[RT][TT])
-{
-    __m512 acc[RT][TT];
-    UNROLL
-    for (int r = 0; r < RT; r++)
-        UNROLL
-        for (int t = 0; t < nt; t++)
-            acc[r][t] = _mm512_setzero_ps();
-    for (int64_t g = 0; g < ng; g++) {
-        int64_t ib[4];
-        bool have[4];
-        quad_index(g0 + g, nbt, ib, have);
-        UNROLL
-        for (int t = 0; t < nt; t++) {
-            qx x;
-            qprep(xt[t], ib, have, sh, &x);
-            UNROLL
-            for (int r = 0; r < RT; r++)
-                acc[r][t] = qdot(&dec[(size_t)r * QCH + (size_t)g], &x, sh, acc[r][t]);
-        }
-    }
-    UNROLL
-    for (int r = 0; r < RT; r++)
-        UNROLL
-        for (int t = 0; t < nt; t++)
-            res[r][t] = _mm512_reduce_add_ps(acc[r][t]);
-}
-
-/*
- * The same with the activations prepared once per block of tokens (xp[t * QCH + g], shared by
- * every row tile): rows outer with a row's decoded quad in registers, tokens inner with the
- * activations as memory operands (no accumulator spills).
- */
-Q512I void qtile_p(const qdec *dec, const qx *xp, int64_t ng, const int nt, const int sh, float res[RT][TT])
-{
-    __m512 acc[RT][TT];
-    UNROLL
-    for (int r = 0; r < RT; r++)
-        UNROLL
-        for (int t = 0; t < nt; t++)
-            acc[r][t] = _mm512_setzero_ps();
-    for (int64_t g = 0; g < ng; g++) {
-        UNROLL
-        for (int r = 0; r < RT; r++) {
-            const qdec *k = &dec[(size_t)r * QCH + (size_t)g];
-            const __m512i lo = k->lo, hi = k->hi;
-            const __m512 d = k->d;
-            UNROLL
-            for (int t = 0; t < nt; t++) {
-                const qx *x = &xp[(size_t)t * QCH + (size_t)g];
-                __m512i v = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(x->init, lo, x->lo), hi, x->hi);
-                acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(v), _mm512_mul_ps(d, x->dx), acc[r][t]);
-                if (sh < 0)
-                    acc[r][t] = _mm512_fmadd_ps(k->m, x->xsf, acc[r][t]);
-            }
-        }
-    }
-    UNROLL
-    for (int r = 0; r < RT; r++)
-        UNROLL
-        for (int t = 0; t < nt; t++)
-            res[r][t] = _mm512_reduce_add_ps(acc[r][t]);
-}
-
-#define XTB 48 /* tokens whose prepared activations are shared by all row tiles of a chunk */
-
 /* Decode (1-2 tokens): row tiles decoded in registers (qdirect_tile). */
 Q512I void gemm_q_direct(const uint32_t type, const uint8_t *W, size_t wrb, int64_t rows, int64_t n,
                          const uint8_t *X, size_t arb, int64_t ntok, float *out, size_t os)
@@ -1328,91 +1258,135 @@ Q512I void gemm_q_direct(const uint32_t type, const uint8_t *W, size_t wrb, int6
     }
 }
 
-Q512I void gemm_q(const uint32_t type, const uint8_t *W, size_t wrb, int64_t rows, int64_t n, const uint8_t *X,
-                  size_t arb, int64_t ntok, float *out, size_t os)
+/*
+ * Prompts (more than 2 tokens), the same way as the K-quants' (gemm_kt): 16
+ * rows, one per 32-bit lane, decoded a chunk of QB blocks at a time into
+ * qtdec's interleaved form; per block and token, 8 vpdpbusd on activations
+ * broadcast from memory, one float multiply-add with the rows' scales times
+ * the token's, and one with the sum term: the level offset (symmetric
+ * types: w = d * (u - off)) or the min (Q4_1/Q5_1: w = d * u + m) times
+ * the token's scale * level sum, both read from the activation row's tail
+ * (q_act_row_bytes).
+ */
+#define QB 32 /* blocks decoded per prompt chunk (a multiple of 16) */
+
+typedef struct {
+    __m512i u[8 * QB]; /* u[8b + g]: levels of elements 4g..4g+3 of block b of each row */
+    __m512 d[QB];      /* each row's scale of block b */
+    __m512 c[QB];      /* each row's sum-term factor: -off * d, or the min */
+} qtdec;
+
+/* Decodes and interleaves blocks b0 .. b0+nb (b0 a multiple of 16) of rows W, W + wrb, ... (rr; the last repeats). */
+Q512 static void qt_decode(uint32_t type, const uint8_t *W, size_t wrb, int rr, int64_t b0, int64_t nb, int64_t nbt,
+                          qtdec *o)
 {
-    const int64_t nbt = n / 32, ngt = (nbt + 3) / 4;
     const int sh = p_offset_shift(type);
-    qdec dec[RT * QCH] __attribute__((aligned(64)));
-    if (rows > RT) {
-        /* chunks of quads outer, then blocks of XTB tokens whose activations are permuted once
-           (not once per row tile), then row tiles decoded once per token block */
-        qx xp[XTB * QCH] __attribute__((aligned(64)));
-        for (int64_t g0 = 0; g0 < ngt; g0 += QCH) {
-            const int64_t ng = q_min64(QCH, ngt - g0);
-            for (int64_t b0 = 0; b0 < ntok; b0 += XTB) {
-                const int64_t nb = q_min64(XTB, ntok - b0);
-                for (int64_t t = 0; t < nb; t++) {
-                    const block_q8_0 *x = (const block_q8_0 *)(X + (size_t)(b0 + t) * arb);
-                    for (int64_t g = 0; g < ng; g++) {
-                        int64_t ib[4];
-                        bool have[4];
-                        quad_index(g0 + g, nbt, ib, have);
-                        qprep(x, ib, have, sh, &xp[(size_t)t * QCH + (size_t)g]);
-                    }
+    const __m512i e0 = _mm512_setr_epi64(0, 1, 8, 9, 2, 3, 10, 11), e1 = _mm512_setr_epi64(4, 5, 12, 13, 6, 7, 14, 15);
+    const __m512i first = _mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    for (int64_t s0 = 0; s0 < nb; s0 += 16) {
+        __m512i lv[8][KR];
+        float dr[KR][16], cr[KR][16];
+        for (int r = 0; r < KR; r++) {
+            const uint8_t *w = W + (size_t)(r < rr ? r : rr - 1) * wrb;
+            for (int q = 0; q < 4; q++) {
+                const int64_t g = (b0 + s0) / 4 + q;
+                if (4 * g >= nbt) { /* past the row: never read by the tile */
+                    lv[2 * q][r] = lv[2 * q + 1][r] = _mm512_setzero_si512();
+                    memset(&dr[r][4 * q], 0, 4 * sizeof(float)), memset(&cr[r][4 * q], 0, 4 * sizeof(float));
+                    continue;
                 }
-                for (int64_t r0 = 0; r0 < rows; r0 += RT) {
-                    const int rr = (int)q_min64(RT, rows - r0);
-                    for (int r = 0; r < RT; r++) {
-                        const uint8_t *w = W + (size_t)(r0 + (r < rr ? r : rr - 1)) * wrb;
-                        for (int64_t g = 0; g < ng; g++) {
-                            int64_t ib[4];
-                            bool have[4];
-                            quad_index(g0 + g, nbt, ib, have);
-                            qdecode(type, w, ib, &dec[(size_t)r * QCH + (size_t)g]);
-                        }
-                    }
-                    for (int64_t t0 = 0; t0 < nb; t0 += TT) {
-                        const int tt = (int)q_min64(TT, nb - t0);
-                        const qx *xt = &xp[(size_t)t0 * QCH];
-                        float res[RT][TT];
-                        switch (tt) {
-                        case 1: qtile_p(dec, xt, ng, 1, sh, res); break;
-                        case 2: qtile_p(dec, xt, ng, 2, sh, res); break;
-                        case 3: qtile_p(dec, xt, ng, 3, sh, res); break;
-                        default: qtile_p(dec, xt, ng, 4, sh, res); break;
-                        }
-                        for (int t = 0; t < tt; t++)
-                            for (int r = 0; r < rr; r++) {
-                                float *o = &out[(size_t)(b0 + t0 + t) * os + (size_t)(r0 + r)];
-                                *o = g0 ? *o + res[r][t] : res[r][t];
-                            }
-                    }
-                }
+                int64_t ib[4];
+                bool have[4];
+                quad_index(g, nbt, ib, have);
+                qdec k;
+                k.m = _mm512_setzero_ps(); /* set by qdecode for Q4_1/Q5_1 only */
+                qdecode(type, w, ib, &k);
+                /* element order: blocks A, B in lv[2q], C, D in lv[2q + 1] */
+                lv[2 * q][r] = _mm512_permutex2var_epi64(k.lo, e0, k.hi);
+                lv[2 * q + 1][r] = _mm512_permutex2var_epi64(k.lo, e1, k.hi);
+                const __m128 d4 = _mm512_castps512_ps128(_mm512_permutexvar_ps(first, k.d));
+                _mm_storeu_ps(&dr[r][4 * q], d4);
+                _mm_storeu_ps(&cr[r][4 * q], sh >= 0 ? _mm_mul_ps(d4, _mm_set1_ps(-(float)(1 << sh)))
+                                                     : _mm512_castps512_ps128(_mm512_permutexvar_ps(first, k.m)));
             }
         }
-        return;
+        for (int c = 0; c < 8; c++)
+            tr16(lv[c], o->u + 8 * (s0 + 2 * c));
+        __m512i in[KR], t[16];
+        for (int r = 0; r < KR; r++)
+            in[r] = _mm512_castps_si512(_mm512_loadu_ps(dr[r]));
+        tr16(in, t);
+        for (int i = 0; i < 16; i++)
+            o->d[s0 + i] = _mm512_castsi512_ps(t[i]);
+        for (int r = 0; r < KR; r++)
+            in[r] = _mm512_castps_si512(_mm512_loadu_ps(cr[r]));
+        tr16(in, t);
+        for (int i = 0; i < 16; i++)
+            o->c[s0 + i] = _mm512_castsi512_ps(t[i]);
     }
-    for (int64_t r0 = 0; r0 < rows; r0 += RT) {
-        const int rr = (int)q_min64(RT, rows - r0);
-        for (int64_t g0 = 0; g0 < ngt; g0 += QCH) {
-            const int64_t ng = q_min64(QCH, ngt - g0);
-            for (int r = 0; r < RT; r++) {
-                const uint8_t *w = W + (size_t)(r0 + (r < rr ? r : rr - 1)) * wrb;
-                for (int64_t g = 0; g < ng; g++) {
-                    int64_t ib[4];
-                    bool have[4];
-                    quad_index(g0 + g, nbt, ib, have);
-                    qdecode(type, w, ib, &dec[(size_t)r * QCH + (size_t)g]);
+}
+
+/* acc[t] = the 16 rows' products with token t over nb decoded blocks; xs[t]: its (scale, scale * sum) pairs. */
+Q512I void qt_tile(const qtdec *dec, int64_t nb, const block_q8_0 *const *xq, const float *const *xs, const int nt,
+                   __m512 acc[KT])
+{
+    UNROLL
+    for (int t = 0; t < nt; t++)
+        acc[t] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        __m512i S[KT];
+        UNROLL
+        for (int t = 0; t < nt; t++)
+            S[t] = _mm512_setzero_si512();
+        UNROLL
+        for (int g = 0; g < 8; g++) {
+            const __m512i w = dec->u[8 * b + g];
+            UNROLL
+            for (int t = 0; t < nt; t++)
+                S[t] = _mm512_dpbusd_epi32(S[t], w, bcast32(xq[t][b].qs + 4 * g));
+        }
+        const __m512 d = dec->d[b], c = dec->c[b];
+        UNROLL
+        for (int t = 0; t < nt; t++) {
+            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(S[t]), _mm512_mul_ps(d, _mm512_set1_ps(xs[t][2 * b])), acc[t]);
+            acc[t] = _mm512_fmadd_ps(c, _mm512_set1_ps(xs[t][2 * b + 1]), acc[t]);
+        }
+    }
+}
+
+Q512 static void gemm_qt(uint32_t type, const uint8_t *W, size_t wrb, int64_t rows, int64_t n, const uint8_t *X,
+                         size_t arb, int64_t ntok, float *out, size_t os)
+{
+    const int64_t nbt = n / QK8_0;
+    qtdec dec __attribute__((aligned(64)));
+    for (int64_t r0 = 0; r0 < rows; r0 += KR) {
+        const int rr = (int)q_min64(KR, rows - r0);
+        const __mmask16 m = (__mmask16)((1u << rr) - 1);
+        for (int64_t b0 = 0; b0 < nbt; b0 += QB) {
+            const int64_t nb = q_min64(QB, nbt - b0);
+            qt_decode(type, W + (size_t)r0 * wrb, wrb, rr, b0, nb, nbt, &dec);
+            for (int64_t t0 = 0; t0 < ntok; t0 += KT) {
+                const int tt = (int)q_min64(KT, ntok - t0);
+                const block_q8_0 *xq[KT];
+                const float *xs[KT];
+                UNROLL
+                for (int t = 0; t < KT; t++) {
+                    xq[t] = (const block_q8_0 *)(X + (size_t)(t0 + (t < tt ? t : tt - 1)) * arb);
+                    xs[t] = (const float *)((const uint8_t *)xq[t] + q8_0_tail_at(n)) + 2 * b0;
+                    xq[t] += b0;
                 }
-            }
-            for (int64_t t0 = 0; t0 < ntok; t0 += TT) {
-                const int tt = (int)q_min64(TT, ntok - t0);
-                const block_q8_0 *xt[TT];
-                for (int t = 0; t < TT; t++)
-                    xt[t] = (const block_q8_0 *)(X + (size_t)(t0 + (t < tt ? t : tt - 1)) * arb);
-                float res[RT][TT];
-                switch (tt) {
-                case 1: qtile(dec, g0, ng, nbt, xt, 1, sh, res); break;
-                case 2: qtile(dec, g0, ng, nbt, xt, 2, sh, res); break;
-                case 3: qtile(dec, g0, ng, nbt, xt, 3, sh, res); break;
-                default: qtile(dec, g0, ng, nbt, xt, 4, sh, res); break;
+                __m512 acc[KT];
+                switch ((tt + 1) / 2) { /* an odd last tile repeats its last token */
+                case 1: qt_tile(&dec, nb, xq, xs, 2, acc); break;
+                case 2: qt_tile(&dec, nb, xq, xs, 4, acc); break;
+                case 3: qt_tile(&dec, nb, xq, xs, 6, acc); break;
+                default: qt_tile(&dec, nb, xq, xs, 8, acc); break;
                 }
-                for (int t = 0; t < tt; t++)
-                    for (int r = 0; r < rr; r++) {
-                        float *o = &out[(size_t)(t0 + t) * os + (size_t)(r0 + r)];
-                        *o = g0 ? *o + res[r][t] : res[r][t];
-                    }
+                for (int t = 0; t < tt; t++) {
+                    float *o = out + (size_t)(t0 + t) * os + (size_t)r0;
+                    const __m512 v = b0 ? _mm512_add_ps(_mm512_maskz_loadu_ps(m, o), acc[t]) : acc[t];
+                    _mm512_mask_storeu_ps(o, m, v);
+                }
             }
         }
     }
@@ -1478,17 +1452,19 @@ Q512 bool q_gemm_avx512(uint32_t wtype, const void *W, size_t w_row_bytes, int64
         CALL(GGML_TYPE_F32, gemm_f)
         CALL(GGML_TYPE_F16, gemm_f)
         CALL(GGML_TYPE_BF16, gemm_f)
-        CALL(GGML_TYPE_Q8_0, gemm_q)
-        CALL(GGML_TYPE_Q4_0, gemm_q)
-        CALL(GGML_TYPE_Q4_1, gemm_q)
-        CALL(GGML_TYPE_Q5_0, gemm_q)
-        CALL(GGML_TYPE_Q5_1, gemm_q)
-        CALL(GGML_TYPE_IQ4_NL, gemm_q)
     default:
         break;
     }
 #undef CALL
     switch (wtype) {
+    case GGML_TYPE_Q8_0:
+    case GGML_TYPE_Q4_0:
+    case GGML_TYPE_Q4_1:
+    case GGML_TYPE_Q5_0:
+    case GGML_TYPE_Q5_1:
+    case GGML_TYPE_IQ4_NL:
+        gemm_qt(wtype, W, w_row_bytes, rows, n, xq, act_row_bytes, ntok, out, out_stride);
+        return true;
     case GGML_TYPE_Q2_K:
     case GGML_TYPE_Q3_K:
     case GGML_TYPE_Q4_K:

@@ -23,7 +23,24 @@ size_t q_act_row_bytes(uint32_t wtype, int64_t n)
     const q_traits *t = q_traits_get(wtype);
     if (!t || !t->weight)
         return 0;
-    return q_row_bytes(t->act, n);
+    const size_t rb = q_row_bytes(t->act, n);
+    /* Q8_0 rows carry each block's (scale, scale * level sum) after the blocks (see quant.h) */
+    return t->act == GGML_TYPE_Q8_0 && rb ? q8_0_tail_at(n) + (size_t)(n / QK8_0) * 2 * sizeof(float) : rb;
+}
+
+/* The tail of a Q8_0 activation row: per block, its scale and the scale times its level sum. */
+static void q8_0_sums(void *xq, int64_t n)
+{
+    const block_q8_0 *b = xq;
+    float *tail = (float *)((uint8_t *)xq + q8_0_tail_at(n));
+    for (int64_t i = 0; i < n / QK8_0; i++) {
+        int sum = 0;
+        for (int k = 0; k < QK8_0; k++)
+            sum += b[i].qs[k];
+        const float d = q_f16_to_f32(b[i].d);
+        tail[2 * i] = d;
+        tail[2 * i + 1] = d * (float)sum;
+    }
 }
 
 void q_act_quantize(uint32_t wtype, const float *x, void *xq, int64_t n)
@@ -31,10 +48,11 @@ void q_act_quantize(uint32_t wtype, const float *x, void *xq, int64_t n)
     if (!q_type_supported(wtype))
         return;
     const uint32_t act = q_act_type(wtype);
-    if (act != GGML_TYPE_F32 && q_get_path() == Q_PATH_AVX512 && n > 0 && n % q_block_elems(act) == 0 &&
-        q_act_quantize_avx512(act, x, xq, n))
-        return; /* byte-identical to the reference (tested) */
-    q_quantize_row(act, x, xq, n);
+    if (!(act != GGML_TYPE_F32 && q_get_path() == Q_PATH_AVX512 && n > 0 && n % q_block_elems(act) == 0 &&
+          q_act_quantize_avx512(act, x, xq, n))) /* byte-identical to the reference (tested) */
+        q_quantize_row(act, x, xq, n);
+    if (act == GGML_TYPE_Q8_0 && n > 0 && n % QK8_0 == 0)
+        q8_0_sums(xq, n);
 }
 
 void q_unpack_k(uint32_t type, const void *blk, q_kunpacked *u)

@@ -82,6 +82,16 @@ typedef struct q_unpacked32 {
 } q_unpacked32;
 void q_unpack_32(uint32_t type, const void *blk, q_unpacked32 *u);
 
+/*
+ * A Q8_0 activation row of n elements: the blocks, then from byte
+ * q8_0_tail_at(n) (8-aligned) two floats per block: its scale and its
+ * scale times its level sum.
+ */
+static inline size_t q8_0_tail_at(int64_t n)
+{
+    return ((size_t)(n / QK8_0) * sizeof(block_q8_0) + 7) & ~(size_t)7;
+}
+
 /* SIMD activation quantization into act (Q8_0 or Q8_K), same results as the reference; false if not handled. */
 bool q_act_quantize_avx512(uint32_t act, const float *x, void *xq, int64_t n);
 

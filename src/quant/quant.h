@@ -51,7 +51,12 @@ int q_quantize_row(uint32_t type, const float *src, void *dst, int64_t n);
 
 /* The activation format a weight type multiplies with (GGML_TYPE_F32, _Q8_0 or _Q8_K). */
 uint32_t q_act_type(uint32_t wtype);
-/* Bytes of one activation row of n elements for weight type wtype (0 if unsupported). */
+/*
+ * Bytes of one activation row of n elements for weight type wtype (0 if
+ * unsupported). A Q8_0 activation row is n/32 Q8_0 blocks followed by two
+ * floats per block: its scale and its scale times the sum of its levels
+ * (the AVX-512 prompt kernels' offset and min terms read these).
+ */
 size_t q_act_row_bytes(uint32_t wtype, int64_t n);
 /* Quantizes one activation row x[n] into the activation format of wtype (xq: q_act_row_bytes). */
 void q_act_quantize(uint32_t wtype, const float *x, void *xq, int64_t n);
