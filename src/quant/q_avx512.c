@@ -808,6 +808,13 @@ Q512I __m512i bcast32(const void *p)
     return _mm512_set1_epi32(v);
 }
 
+/* Stores (or adds, for later chunks) the 16-row results of tt tokens at o, o + os, ...; m: the rows that exist. */
+Q512I void t16_store(float *o, size_t os, int tt, __mmask16 m, bool add, const __m512 acc[KT])
+{
+    for (int t = 0; t < tt; t++, o += os)
+        _mm512_mask_storeu_ps(o, m, add ? _mm512_add_ps(_mm512_maskz_loadu_ps(m, o), acc[t]) : acc[t]);
+}
+
 /*
  * acc[t] = the 16 rows' products with token t over nb decoded super-blocks;
  * L: elements per sub-block (16 or 32), the span of one integer sum.
@@ -885,11 +892,7 @@ Q512 static void gemm_kt(uint32_t type, const uint8_t *W, size_t wrb, int64_t ro
                 case 8: kt_tile(dec, nb, xt, 8, 32, acc); break;
                 default: kt_tile(dec, nb, xt, 8, 16, acc); break;
                 }
-                for (int t = 0; t < tt; t++) {
-                    float *o = out + (size_t)(t0 + t) * os + (size_t)r0;
-                    const __m512 v = b0 ? _mm512_add_ps(_mm512_maskz_loadu_ps(m, o), acc[t]) : acc[t];
-                    _mm512_mask_storeu_ps(o, m, v);
-                }
+                t16_store(out + (size_t)t0 * os + (size_t)r0, os, tt, m, b0 > 0, acc);
             }
         }
     }
@@ -1382,11 +1385,7 @@ Q512 static void gemm_qt(uint32_t type, const uint8_t *W, size_t wrb, int64_t ro
                 case 3: qt_tile(&dec, nb, xq, xs, 6, acc); break;
                 default: qt_tile(&dec, nb, xq, xs, 8, acc); break;
                 }
-                for (int t = 0; t < tt; t++) {
-                    float *o = out + (size_t)(t0 + t) * os + (size_t)r0;
-                    const __m512 v = b0 ? _mm512_add_ps(_mm512_maskz_loadu_ps(m, o), acc[t]) : acc[t];
-                    _mm512_mask_storeu_ps(o, m, v);
-                }
+                t16_store(out + (size_t)t0 * os + (size_t)r0, os, tt, m, b0 > 0, acc);
             }
         }
     }
