@@ -324,17 +324,17 @@ TEST(activation_simd_matches_reference)
         q_quantize_row(q_act_type(w[k]), x, b, N);
         CHECKF(!memcmp(a, b, rb), "%s activations differ from the reference", ggml_type_name(q_act_type(w[k])));
     }
-    /* Q8_0 rows end with each block's scale and scale * level sum */
-    CHECK_EQ_INT(q_act_row_bytes(GGML_TYPE_Q4_0, N), q8_0_tail_at(N) + N / 32 * 8);
+    /* Q8_0 rows end with each block's scale and negated level sum */
+    CHECK_EQ_INT(q_act_row_bytes(GGML_TYPE_Q4_0, N), q8_0_tail_at(N) + N / 32 * sizeof(q8_0_tail));
     CHECK(q8_0_tail_at(N) >= q_row_bytes(GGML_TYPE_Q8_0, N) && q8_0_tail_at(N) % 8 == 0);
     const block_q8_0 *blk = (const block_q8_0 *)a;
-    const float *tail = (const float *)(a + q8_0_tail_at(N));
+    const q8_0_tail *tail = (const q8_0_tail *)(a + q8_0_tail_at(N));
     int bad = 0;
     for (int i = 0; i < N / 32; i++) {
         int sum = 0;
         for (int e = 0; e < 32; e++)
             sum += blk[i].qs[e];
-        bad += tail[2 * i] != q_f16_to_f32(blk[i].d) || tail[2 * i + 1] != q_f16_to_f32(blk[i].d) * (float)sum;
+        bad += tail[i].d != q_f16_to_f32(blk[i].d) || tail[i].nsum != -sum;
     }
     CHECK_EQ_INT(bad, 0);
     q_set_path(saved);

@@ -1265,37 +1265,37 @@ Q512I void gemm_q_direct(const uint32_t type, const uint8_t *W, size_t wrb, int6
  * Prompts (more than 2 tokens), the same way as the K-quants' (gemm_kt): 16
  * rows, one per 32-bit lane, decoded a chunk of QB blocks at a time into
  * qtdec's interleaved form; per block and token, 8 vpdpbusd on activations
- * broadcast from memory, one float multiply-add with the rows' scales times
- * the token's, and one with the sum term: the level offset (symmetric
- * types: w = d * (u - off)) or the min (Q4_1/Q5_1: w = d * u + m) times
- * the token's scale * level sum, both read from the activation row's tail
- * (q_act_row_bytes).
+ * broadcast from memory and one float multiply-add with the rows' scales
+ * times the token's. The symmetric types' offset (w = d * (u - off)) is
+ * subtracted in integers first, as the token's level sum (from the tail of
+ * its activation row, q_act_row_bytes) times off; Q4_1/Q5_1's min term
+ * (w = d * u + m) is one more multiply-add per block and token.
  */
 #define QB 32 /* blocks decoded per prompt chunk (a multiple of 16) */
 
 typedef struct {
     __m512i u[8 * QB]; /* u[8b + g]: levels of elements 4g..4g+3 of block b of each row */
     __m512 d[QB];      /* each row's scale of block b */
-    __m512 c[QB];      /* each row's sum-term factor: -off * d, or the min */
+    __m512 m[QB];      /* each row's min of block b (Q4_1/Q5_1) */
 } qtdec;
 
 /* Decodes and interleaves blocks b0 .. b0+nb (b0 a multiple of 16) of rows W, W + wrb, ... (rr; the last repeats). */
 Q512 static void qt_decode(uint32_t type, const uint8_t *W, size_t wrb, int rr, int64_t b0, int64_t nb, int64_t nbt,
                           qtdec *o)
 {
-    const int sh = p_offset_shift(type);
+    const bool mins = p_offset_shift(type) < 0;
     const __m512i e0 = _mm512_setr_epi64(0, 1, 8, 9, 2, 3, 10, 11), e1 = _mm512_setr_epi64(4, 5, 12, 13, 6, 7, 14, 15);
     const __m512i first = _mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
     for (int64_t s0 = 0; s0 < nb; s0 += 16) {
         __m512i lv[8][KR];
-        float dr[KR][16], cr[KR][16];
+        float dr[KR][16], mr[KR][16];
         for (int r = 0; r < KR; r++) {
             const uint8_t *w = W + (size_t)(r < rr ? r : rr - 1) * wrb;
             for (int q = 0; q < 4; q++) {
                 const int64_t g = (b0 + s0) / 4 + q;
                 if (4 * g >= nbt) { /* past the row: never read by the tile */
                     lv[2 * q][r] = lv[2 * q + 1][r] = _mm512_setzero_si512();
-                    memset(&dr[r][4 * q], 0, 4 * sizeof(float)), memset(&cr[r][4 * q], 0, 4 * sizeof(float));
+                    memset(&dr[r][4 * q], 0, 4 * sizeof(float)), memset(&mr[r][4 * q], 0, 4 * sizeof(float));
                     continue;
                 }
                 int64_t ib[4];
@@ -1307,10 +1307,8 @@ Q512 static void qt_decode(uint32_t type, const uint8_t *W, size_t wrb, int rr, 
                 /* element order: blocks A, B in lv[2q], C, D in lv[2q + 1] */
                 lv[2 * q][r] = _mm512_permutex2var_epi64(k.lo, e0, k.hi);
                 lv[2 * q + 1][r] = _mm512_permutex2var_epi64(k.lo, e1, k.hi);
-                const __m128 d4 = _mm512_castps512_ps128(_mm512_permutexvar_ps(first, k.d));
-                _mm_storeu_ps(&dr[r][4 * q], d4);
-                _mm_storeu_ps(&cr[r][4 * q], sh >= 0 ? _mm_mul_ps(d4, _mm_set1_ps(-(float)(1 << sh)))
-                                                     : _mm512_castps512_ps128(_mm512_permutexvar_ps(first, k.m)));
+                _mm_storeu_ps(&dr[r][4 * q], _mm512_castps512_ps128(_mm512_permutexvar_ps(first, k.d)));
+                _mm_storeu_ps(&mr[r][4 * q], _mm512_castps512_ps128(_mm512_permutexvar_ps(first, k.m)));
             }
         }
         for (int c = 0; c < 8; c++)
@@ -1321,17 +1319,23 @@ Q512 static void qt_decode(uint32_t type, const uint8_t *W, size_t wrb, int rr, 
         tr16(in, t);
         for (int i = 0; i < 16; i++)
             o->d[s0 + i] = _mm512_castsi512_ps(t[i]);
+        if (!mins)
+            continue;
         for (int r = 0; r < KR; r++)
-            in[r] = _mm512_castps_si512(_mm512_loadu_ps(cr[r]));
+            in[r] = _mm512_castps_si512(_mm512_loadu_ps(mr[r]));
         tr16(in, t);
         for (int i = 0; i < 16; i++)
-            o->c[s0 + i] = _mm512_castsi512_ps(t[i]);
+            o->m[s0 + i] = _mm512_castsi512_ps(t[i]);
     }
 }
 
-/* acc[t] = the 16 rows' products with token t over nb decoded blocks; xs[t]: its (scale, scale * sum) pairs. */
-Q512I void qt_tile(const qtdec *dec, int64_t nb, const block_q8_0 *const *xq, const float *const *xs, const int nt,
-                   __m512 acc[KT])
+/*
+ * acc[t] = the 16 rows' products with token t over nb decoded blocks; xs[t]:
+ * its blocks' scales and negated level sums; sh: log2 of the level offset
+ * (symmetric types), or mins for Q4_1/Q5_1.
+ */
+Q512I void qt_tile(const qtdec *dec, int64_t nb, const block_q8_0 *const *xq, const q8_0_tail *const *xs, const int nt,
+                   const bool mins, const __m128i sh, __m512 acc[KT])
 {
     UNROLL
     for (int t = 0; t < nt; t++)
@@ -1340,7 +1344,7 @@ Q512I void qt_tile(const qtdec *dec, int64_t nb, const block_q8_0 *const *xq, co
         __m512i S[KT];
         UNROLL
         for (int t = 0; t < nt; t++)
-            S[t] = _mm512_setzero_si512();
+            S[t] = mins ? _mm512_setzero_si512() : _mm512_sll_epi32(bcast32(&xs[t][b].nsum), sh); /* -off * sum */
         UNROLL
         for (int g = 0; g < 8; g++) {
             const __m512i w = dec->u[8 * b + g];
@@ -1348,11 +1352,14 @@ Q512I void qt_tile(const qtdec *dec, int64_t nb, const block_q8_0 *const *xq, co
             for (int t = 0; t < nt; t++)
                 S[t] = _mm512_dpbusd_epi32(S[t], w, bcast32(xq[t][b].qs + 4 * g));
         }
-        const __m512 d = dec->d[b], c = dec->c[b];
+        const __m512 d = dec->d[b];
         UNROLL
         for (int t = 0; t < nt; t++) {
-            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(S[t]), _mm512_mul_ps(d, _mm512_set1_ps(xs[t][2 * b])), acc[t]);
-            acc[t] = _mm512_fmadd_ps(c, _mm512_set1_ps(xs[t][2 * b + 1]), acc[t]);
+            const __m512 dx = _mm512_set1_ps(xs[t][b].d);
+            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(S[t]), _mm512_mul_ps(d, dx), acc[t]);
+            if (mins) /* + m * dx * sum */
+                acc[t] = _mm512_fnmadd_ps(dec->m[b], _mm512_mul_ps(_mm512_cvtepi32_ps(bcast32(&xs[t][b].nsum)), dx),
+                                          acc[t]);
         }
     }
 }
@@ -1361,6 +1368,8 @@ Q512 static void gemm_qt(uint32_t type, const uint8_t *W, size_t wrb, int64_t ro
                          size_t arb, int64_t ntok, float *out, size_t os)
 {
     const int64_t nbt = n / QK8_0;
+    const bool mins = p_offset_shift(type) < 0;
+    const __m128i sh = _mm_cvtsi32_si128(mins ? 0 : p_offset_shift(type));
     qtdec dec __attribute__((aligned(64)));
     for (int64_t r0 = 0; r0 < rows; r0 += KR) {
         const int rr = (int)q_min64(KR, rows - r0);
@@ -1371,19 +1380,23 @@ Q512 static void gemm_qt(uint32_t type, const uint8_t *W, size_t wrb, int64_t ro
             for (int64_t t0 = 0; t0 < ntok; t0 += KT) {
                 const int tt = (int)q_min64(KT, ntok - t0);
                 const block_q8_0 *xq[KT];
-                const float *xs[KT];
+                const q8_0_tail *xs[KT];
                 UNROLL
                 for (int t = 0; t < KT; t++) {
                     xq[t] = (const block_q8_0 *)(X + (size_t)(t0 + (t < tt ? t : tt - 1)) * arb);
-                    xs[t] = (const float *)((const uint8_t *)xq[t] + q8_0_tail_at(n)) + 2 * b0;
+                    xs[t] = (const q8_0_tail *)((const uint8_t *)xq[t] + q8_0_tail_at(n)) + b0;
                     xq[t] += b0;
                 }
                 __m512 acc[KT];
-                switch ((tt + 1) / 2) { /* an odd last tile repeats its last token */
-                case 1: qt_tile(&dec, nb, xq, xs, 2, acc); break;
-                case 2: qt_tile(&dec, nb, xq, xs, 4, acc); break;
-                case 3: qt_tile(&dec, nb, xq, xs, 6, acc); break;
-                default: qt_tile(&dec, nb, xq, xs, 8, acc); break;
+                switch ((tt + 1) / 2 * 2 + mins) { /* an odd last tile repeats its last token */
+                case 2: qt_tile(&dec, nb, xq, xs, 2, false, sh, acc); break;
+                case 3: qt_tile(&dec, nb, xq, xs, 2, true, sh, acc); break;
+                case 4: qt_tile(&dec, nb, xq, xs, 4, false, sh, acc); break;
+                case 5: qt_tile(&dec, nb, xq, xs, 4, true, sh, acc); break;
+                case 6: qt_tile(&dec, nb, xq, xs, 6, false, sh, acc); break;
+                case 7: qt_tile(&dec, nb, xq, xs, 6, true, sh, acc); break;
+                case 8: qt_tile(&dec, nb, xq, xs, 8, false, sh, acc); break;
+                default: qt_tile(&dec, nb, xq, xs, 8, true, sh, acc); break;
                 }
                 t16_store(out + (size_t)t0 * os + (size_t)r0, os, tt, m, b0 > 0, acc);
             }

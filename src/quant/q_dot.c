@@ -24,22 +24,21 @@ size_t q_act_row_bytes(uint32_t wtype, int64_t n)
     if (!t || !t->weight)
         return 0;
     const size_t rb = q_row_bytes(t->act, n);
-    /* Q8_0 rows carry each block's (scale, scale * level sum) after the blocks (see quant.h) */
-    return t->act == GGML_TYPE_Q8_0 && rb ? q8_0_tail_at(n) + (size_t)(n / QK8_0) * 2 * sizeof(float) : rb;
+    /* Q8_0 rows carry each block's scale and level sum after the blocks (see quant.h) */
+    return t->act == GGML_TYPE_Q8_0 && rb ? q8_0_tail_at(n) + (size_t)(n / QK8_0) * sizeof(q8_0_tail) : rb;
 }
 
-/* The tail of a Q8_0 activation row: per block, its scale and the scale times its level sum. */
+/* The tail of a Q8_0 activation row: per block, its scale and its negated level sum. */
 static void q8_0_sums(void *xq, int64_t n)
 {
     const block_q8_0 *b = xq;
-    float *tail = (float *)((uint8_t *)xq + q8_0_tail_at(n));
+    q8_0_tail *tail = (q8_0_tail *)((uint8_t *)xq + q8_0_tail_at(n));
     for (int64_t i = 0; i < n / QK8_0; i++) {
-        int sum = 0;
+        int32_t sum = 0;
         for (int k = 0; k < QK8_0; k++)
             sum += b[i].qs[k];
-        const float d = q_f16_to_f32(b[i].d);
-        tail[2 * i] = d;
-        tail[2 * i + 1] = d * (float)sum;
+        tail[i].d = q_f16_to_f32(b[i].d);
+        tail[i].nsum = -sum;
     }
 }
 

@@ -84,9 +84,13 @@ void q_unpack_32(uint32_t type, const void *blk, q_unpacked32 *u);
 
 /*
  * A Q8_0 activation row of n elements: the blocks, then from byte
- * q8_0_tail_at(n) (8-aligned) two floats per block: its scale and its
- * scale times its level sum.
+ * q8_0_tail_at(n) (8-aligned) one q8_0_tail per block.
  */
+typedef struct {
+    float d;      /* the block's scale */
+    int32_t nsum; /* minus the sum of its levels */
+} q8_0_tail;
+
 static inline size_t q8_0_tail_at(int64_t n)
 {
     return ((size_t)(n / QK8_0) * sizeof(block_q8_0) + 7) & ~(size_t)7;

@@ -53,8 +53,8 @@ int q_quantize_row(uint32_t type, const float *src, void *dst, int64_t n);
 uint32_t q_act_type(uint32_t wtype);
 /*
  * Bytes of one activation row of n elements for weight type wtype (0 if
- * unsupported). A Q8_0 activation row is n/32 Q8_0 blocks followed by two
- * floats per block: its scale and its scale times the sum of its levels
+ * unsupported). A Q8_0 activation row is n/32 Q8_0 blocks followed by each
+ * block's scale as a float and the sum of its levels (negated) as an int32
  * (the AVX-512 prompt kernels' offset and min terms read these).
  */
 size_t q_act_row_bytes(uint32_t wtype, int64_t n);
