@@ -1538,8 +1538,16 @@ Q512 bool q_act_quantize_avx512(uint32_t act, const float *x, void *xq, int64_t 
                 __m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(is, v[j])); /* nearest even */
                 q = _mm512_min_epi32(q, _mm512_set1_epi32(127));
                 _mm_storeu_si128((__m128i *)(y[b].qs + 16 * j), _mm512_cvtsepi32_epi8(q));
-                y[b].bsums[j] = (int16_t)_mm512_reduce_add_epi32(q);
             }
+            /* the 16-element sums: vpsadbw sums 8 levels + 128 per 64-bit lane, adjacent lanes added */
+            __m128i s4[4];
+            for (int k = 0; k < 4; k++) {
+                const __m512i u = _mm512_xor_si512(_mm512_loadu_si512(y[b].qs + 64 * k), _mm512_set1_epi8((char)0x80));
+                s4[k] = _mm_madd_epi16(_mm512_cvtepi64_epi16(_mm512_sad_epu8(u, _mm512_setzero_si512())), _mm_set1_epi16(1));
+            }
+            const __m128i bias = _mm_set1_epi16(16 * 128);
+            _mm_storeu_si128((__m128i *)y[b].bsums, _mm_sub_epi16(_mm_packs_epi32(s4[0], s4[1]), bias));
+            _mm_storeu_si128((__m128i *)(y[b].bsums + 8), _mm_sub_epi16(_mm_packs_epi32(s4[2], s4[3]), bias));
             y[b].d = 1 / iscale;
         }
         return true;
