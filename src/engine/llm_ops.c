@@ -297,11 +297,18 @@ void llm_ops_init(llm_ops *o)
 
 void llm_rmsnorm(float *out, const float *x, const float *w, int n, float eps)
 {
-    double ss = 0;
-    for (int i = 0; i < n; i++)
-        ss += (double)x[i] * x[i];
+    /* the sum of squares in double, as 8 independent partial sums (one running sum was a
+       chain of dependent adds: 2% of a prompt) */
+    double p[8] = {0};
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++)
+            p[k] += (double)x[i + k] * x[i + k];
+    for (; i < n; i++)
+        p[0] += (double)x[i] * x[i];
+    const double ss = ((p[0] + p[1]) + (p[2] + p[3])) + ((p[4] + p[5]) + (p[6] + p[7]));
     float scale = 1.0f / sqrtf((float)(ss / n) + eps);
-    for (int i = 0; i < n; i++)
+    for (i = 0; i < n; i++)
         out[i] = x[i] * scale * w[i];
 }
 
