@@ -327,7 +327,9 @@ static void matmul(llm_ctx *c, const float *x, size_t x_stride, int64_t ntok, mm
         int64_t total = 0;
         for (int k = i; k < j; k++) {
             int64_t rows = items[k].w->ne1;
-            const int64_t per = ntok == 1 ? 2 : 8; /* one token: two chunks a thread at least (measured +0.5-3% tg) */
+            /* one token: a chunk per thread (half a matrix), capped below (with 1 MiB chunks, halves gave
+               more tg than quarters in 12 of 14 interleaved runs; with 256 KiB, quarters did) */
+            const int64_t per = ntok == 1 ? 1 : 8;
             int64_t g = (rows + c->nth * per - 1) / (c->nth * per);
             /* one token: chunks of at most about DECODE_CHUNK bytes of weights, so the
              * threads finish together (the output matrix would be 8 chunks of megabytes) */
