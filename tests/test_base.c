@@ -57,5 +57,21 @@ TEST(mkdir_p_nested)
     free(dir);
 }
 
-TESTS(T(buf_respects_max), T(atomic_write_and_bounded_read), T(mkdir_p_nested));
+/* Proves: jc_utf8_seq takes 1-4 byte sequences and refuses cut, overlong, surrogate and out-of-range ones. */
+TEST(utf8_seq)
+{
+    CHECK_EQ_INT(jc_utf8_seq("a", 1), 1);
+    CHECK_EQ_INT(jc_utf8_seq("\xc3\xa9", 2), 2);          /* e acute */
+    CHECK_EQ_INT(jc_utf8_seq("\xe2\x82\xac", 3), 3);      /* euro sign */
+    CHECK_EQ_INT(jc_utf8_seq("\xf0\x9f\x98\x80", 4), 4); /* U+1F600 */
+    CHECK_EQ_INT(jc_utf8_seq("\xe2\x82\xac", 2), 0);      /* cut by n */
+    CHECK_EQ_INT(jc_utf8_seq("\xc0\xaf", 2), 0);          /* overlong '/' */
+    CHECK_EQ_INT(jc_utf8_seq("\xe0\x80\xaf", 3), 0);      /* overlong, 3 bytes */
+    CHECK_EQ_INT(jc_utf8_seq("\xed\xa0\x80", 3), 0);      /* surrogate U+D800 */
+    CHECK_EQ_INT(jc_utf8_seq("\xf4\x90\x80\x80", 4), 0); /* past U+10FFFF */
+    CHECK_EQ_INT(jc_utf8_seq("\x80", 1), 0);              /* lone continuation byte */
+    CHECK_EQ_INT(jc_utf8_seq("\xc3(", 2), 0);             /* bad continuation */
+}
+
+TESTS(T(buf_respects_max), T(atomic_write_and_bounded_read), T(mkdir_p_nested), T(utf8_seq));
 TEST_MAIN()

@@ -91,4 +91,11 @@ double jc_now(void);
 /* The time ms milliseconds from now on clock clk (a deadline for pthread_cond_timedwait). */
 struct timespec jc_deadline(clockid_t clk, long ms);
 
+/*
+ * Length of the valid UTF-8 sequence at p (n bytes left, n >= 1), or 0 if it
+ * is not one: a bad lead or continuation byte, a sequence cut by n, an
+ * overlong form, a surrogate or a code point past U+10FFFF.
+ */
+size_t jc_utf8_seq(const void *p, size_t n);
+
 #endif

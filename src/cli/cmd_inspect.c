@@ -33,36 +33,6 @@
 #define ARR_FULL 6  /* human view: arrays up to this many items shown in full */
 #define ARR_HEAD 3  /* otherwise the first ARR_HEAD items */
 
-/* Length of the valid UTF-8 sequence at p (n bytes left), or 0 if invalid. */
-static int utf8_len(const uint8_t *p, uint64_t n)
-{
-    uint8_t c = p[0];
-    int len;
-    uint32_t cp;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf)
-        len = 2, cp = c & 0x1f;
-    else if (c >= 0xe0 && c <= 0xef)
-        len = 3, cp = c & 0x0f;
-    else if (c >= 0xf0 && c <= 0xf4)
-        len = 4, cp = c & 0x07;
-    else
-        return 0;
-    if (n < (uint64_t)len)
-        return 0;
-    for (int i = 1; i < len; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        cp = cp << 6 | (p[i] & 0x3f);
-    }
-    if (len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff)))
-        return 0;
-    if (len == 4 && (cp < 0x10000 || cp > 0x10ffff))
-        return 0;
-    return len;
-}
-
 /*
  * Writes the string escaped: JSON (json=true; invalid UTF-8 -> \ufffd) or the
  * human form (invalid bytes and controls as \xNN; cut after max bytes).
@@ -87,7 +57,7 @@ static void put_escaped(FILE *out, gguf_str s, bool json, uint64_t max)
             continue;
         }
         uint8_t c = p[i];
-        int n = utf8_len(p + i, s.len - i);
+        const size_t n = jc_utf8_seq(p + i, (size_t)(s.len - i));
         if (n == 0) {
             if (json)
                 fputs("\\ufffd", out);
@@ -97,7 +67,7 @@ static void put_escaped(FILE *out, gguf_str s, bool json, uint64_t max)
             continue;
         }
         if (n > 1) {
-            fwrite(p + i, 1, (size_t)n, out);
+            fwrite(p + i, 1, n, out);
             i += (uint64_t)n;
             continue;
         }
