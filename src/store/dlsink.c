@@ -206,12 +206,15 @@ uint64_t dlsink_size(const dlsink *k)
  * be done, as a rule) and drops that from the page cache. 0, or -1 with
  * errno set when the disk reported a write error. That error must not be
  * ignored: the wait has consumed it, and fsync on this file would no
- * longer report it.
+ * longer report it. So the file is also cut back to the bytes known to be
+ * on disk (those waited for before): a later resume re-reads and re-hashes
+ * the .part, and must not find pages the disk never got.
  */
 static int writeback(dlsink *k)
 {
     if (!k->wb_ok || k->size - k->wb < DLSINK_WB_STEP)
         return 0;
+    const uint64_t on_disk = k->dropped;
     int rc = sync_file_range(k->fd, (off_t)k->wb, (off_t)(k->size - k->wb), SYNC_FILE_RANGE_WRITE);
     k->wb = k->size;
     uint64_t to = (k->wb - DLSINK_WB_STEP) & ~(DLSINK_WB_STEP - 1);
@@ -226,6 +229,12 @@ static int writeback(dlsink *k)
     if (rc < 0 && (errno == ENOSYS || errno == EINVAL || errno == ESPIPE || errno == EOPNOTSUPP)) {
         k->wb_ok = false; /* not to be had on this file system: fsync does the whole job */
         return 0;
+    }
+    if (rc < 0) {
+        const int e = errno;
+        if (ftruncate(k->fd, (off_t)on_disk) == 0)
+            k->size = k->wb = k->dropped = on_disk;
+        errno = e;
     }
     return rc;
 }
