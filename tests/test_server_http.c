@@ -322,6 +322,31 @@ TEST(deadlines)
     http_stop(s);
 }
 
+/*
+ * Proves: body bytes past max_body buy no time. A chunked upload with no end,
+ * sent at 1,000 bytes/s (faster than the minimum rate), is cut by its deadline
+ * (1 s + 1,000 bytes at 100 bytes/s) instead of holding its connection for ever.
+ */
+TEST(oversized_chunked_upload_cut)
+{
+    app a = {0};
+    http_server *s = start(&a, NULL);
+    REQUIRE(s);
+    int fd = connect_to(http_port(s));
+    REQUIRE(fd >= 0);
+    const char *req = "POST /echo/x HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+    send(fd, req, strlen(req), MSG_NOSIGNAL);
+    char chunk[128];
+    int n = snprintf(chunk, sizeof chunk, "64\r\n%0100d\r\n", 0); /* 100 bytes of '0' */
+    bool cut = false;
+    int ms = 0;
+    for (; ms < 25000 && !cut; ms += 100) /* 25 s at most */
+        cut = send(fd, chunk, (size_t)n, MSG_NOSIGNAL) < 0 || closed_within(fd, 100);
+    CHECKF(cut, "a chunked upload past max_body was still connected after %d ms", ms);
+    close(fd);
+    http_stop(s);
+}
+
 static const char *head_lookup(void *cls, const char *name)
 {
     for (const char *const *h = cls; *h; h += 2)
@@ -430,6 +455,6 @@ TEST(big_header_on_socket)
     http_stop(s);
 }
 
-TESTS(T(errors_and_keepalive), T(auth), T(stream_and_hangup), T(deadlines), T(core_without_socket),
+TESTS(T(errors_and_keepalive), T(auth), T(stream_and_hangup), T(deadlines), T(oversized_chunked_upload_cut), T(core_without_socket),
       T(big_header_on_socket));
 TEST_MAIN()

@@ -128,7 +128,7 @@ static void *watchdog(void *arg)
                 jc_debug("http: connection %d cut: its request was not in by its deadline", c->fd);
             }
         }
-        const struct timespec ts = jc_deadline(CLOCK_REALTIME, WATCH_MS);
+        const struct timespec ts = jc_deadline(CLOCK_MONOTONIC, WATCH_MS);
         pthread_cond_timedwait(&m->cv, &m->mu, &ts);
     }
     pthread_mutex_unlock(&m->mu);
@@ -234,8 +234,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         http_req_feed(q->r, upload_data, *upload_data_size);
         if (c) {
             c->body_bytes += *upload_data_size;
+            /* bytes past max_body are thrown away (a 413 follows): they buy no time, or a chunked
+               upload sent fast enough would hold its connection for ever */
+            const uint64_t counted = JC_MIN((uint64_t)c->body_bytes, (uint64_t)s->o.max_body);
             atomic_store(&c->deadline, c->body_start + 1000LL * s->o.body_timeout +
-                                           (long long)(c->body_bytes * 1000 / s->o.body_min_rate));
+                                           (long long)(counted * 1000 / s->o.body_min_rate));
         }
         *upload_data_size = 0;
         return MHD_YES;
@@ -350,7 +353,11 @@ http_server *http_start(const http_options *o, jc_err *err)
     s->mhd = jc_xcalloc(1, sizeof *s->mhd);
     s->mhd->quiesced_fd = -1;
     pthread_mutex_init(&s->mhd->mu, NULL);
-    pthread_cond_init(&s->mhd->cv, NULL);
+    pthread_condattr_t ca; /* the watchdog's sleeps on the monotonic clock: a clock step cannot stretch them */
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->mhd->cv, &ca);
+    pthread_condattr_destroy(&ca);
     if (listen_mhd(s, err) < 0) {
         free_server(s);
         return NULL;
