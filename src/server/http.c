@@ -26,8 +26,6 @@
 static const char *type_for_status(unsigned status)
 {
     switch (status) {
-    case 401:
-        return "invalid_request_error";
     case 403:
         return "permission_error";
     case 429:
@@ -129,14 +127,14 @@ static void utf8_fix(char *s)
 
 int http_reply_error(http_req *r, unsigned status, const char *param, const char *code, const char *fmt, ...)
 {
+    if (r->resp.status)
+        return -1;
     char msg[1024];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     utf8_fix(msg);
-    if (r->resp.status)
-        return -1;
     return reply_error_json(r, status, http_error_json(status, param, code, msg));
 }
 
@@ -285,10 +283,8 @@ static void dispatch(http_req *r)
         return;
     }
     if (m == HTTP_MATCH_METHOD) {
-        char msg[512];
-        snprintf(msg, sizeof msg, "%s is not allowed on %s (allowed: %s)", r->method, r->path, allow);
-        utf8_fix(msg);
-        if (reply_error_json(r, 405, http_error_json(405, NULL, "method_not_allowed", msg)) == 0)
+        if (http_reply_error(r, 405, NULL, "method_not_allowed", "%s is not allowed on %s (allowed: %s)", r->method,
+                             r->path, allow) == 0)
             resp_header(r, "Allow", allow);
         return;
     }
