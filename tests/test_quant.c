@@ -431,6 +431,10 @@ TEST(gemm_all_paths)
         gemm_case(t, 37, 768, 5, "FFN-sized row"); /* 24 blocks: several quads */
         gemm_case(t, 9, blk * 6, 101, "prompt: tokens in several activation blocks");
         gemm_case(t, 6, 4608, 5, "row longer than a decode chunk"); /* 18 super-blocks, 36 quads */
+        /* decode prepares activations in segments (64 quads, 32 super-blocks): two segments, the last quad partial */
+        const int64_t nseg = blk == 32 ? 32 * 261 : blk * 35;
+        gemm_case(t, 5, nseg, 1, "decode, row longer than a segment");
+        gemm_case(t, 5, nseg, 2, "decode, 2 tokens, row longer than a segment");
     }
     /* float types with n not a multiple of 16/32 */
     gemm_case(GGML_TYPE_F32, 7, 37, 5, "odd n");

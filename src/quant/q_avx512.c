@@ -108,6 +108,18 @@ static inline __attribute__((always_inline)) void pf_span(const uint8_t *p, size
     _mm_prefetch((const char *)p + bytes - 1, _MM_HINT_T1);
 }
 
+/*
+ * Prefetches into L2 the lines of p[0..bytes) for a contiguous stream of
+ * such spans: one address per 64 bytes (the next span's first address
+ * covers the line of this one's last bytes).
+ */
+static inline __attribute__((always_inline)) void pf_stream(const uint8_t *p, size_t bytes)
+{
+    UNROLL
+    for (size_t o = 0; o < bytes; o += 64)
+        _mm_prefetch((const char *)p + o, _MM_HINT_T1);
+}
+
 Q512I float h2f(uint16_t h)
 {
     return _cvtsh_ss(h);
@@ -479,8 +491,25 @@ Q512I __m512i kpack_dot(const __m512i u[4], const __m512i x[4], __m512i sp0, __m
                                sp1);
 }
 
-Q512I void k4_direct_tile(const bool five, const uint8_t *const *wr, size_t wnext, int64_t nbt,
-                          const block_q8_K *const *xt, const int nt, float res[RT][TT])
+/* One token's activations of one super-block as k4_direct_tile reads them (prepared once per call). */
+typedef struct {
+    __m512i xv[4]; /* the levels in xperm_q4k's order */
+    __m128i bs8;   /* the sums per 32-element sub-block, as words */
+    __m128 dx;     /* the block's scale, in every lane */
+} k4x;
+
+Q512I void k4x_prep(const block_q8_K *x, k4x *o)
+{
+    xperm_q4k(x->qs, o->xv);
+    /* sums of the activations per 32-element sub-block (|sum| <= 32 * 128: 16 bits) */
+    const __m256i s = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)x->bsums), _mm256_set1_epi16(1));
+    o->bs8 = _mm_packs_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+    o->dx = _mm_set1_ps(x->d);
+}
+
+/* Super-blocks b0 .. b1 of the rows; xq[t][b - b0]: token t's activations of block b. */
+Q512I void k4_direct_tile(const bool five, const uint8_t *const *wr, size_t wnext, int64_t b0, int64_t b1,
+                          const k4x *const *xq, const int nt, float res[RT][TT])
 {
     /* Q5_K: the same with a fifth bit from qh, bit j for elements 32j..32j+31: qhbits[c] selects,
        per 256-bit half of u[c], the bit of its sub-block (see xperm_q4k for the order) */
@@ -504,23 +533,11 @@ Q512I void k4_direct_tile(const bool five, const uint8_t *const *wr, size_t wnex
         UNROLL
         for (int t = 0; t < nt; t++)
             acc[r][t] = _mm512_setzero_ps(), accm[r][t] = _mm_setzero_ps();
-    for (int64_t b = 0; b < nbt; b++) {
-        __m512i xv[2][4];
-        __m128i bs8[2];
-        __m128 dx[2];
-        UNROLL
-        for (int t = 0; t < nt; t++) {
-            const block_q8_K *x = xt[t] + b;
-            xperm_q4k(x->qs, xv[t]);
-            /* sums of the activations per 32-element sub-block (|sum| <= 32 * 128: 16 bits) */
-            const __m256i s = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)x->bsums), _mm256_set1_epi16(1));
-            bs8[t] = _mm_packs_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
-            dx[t] = _mm_set1_ps(x->d);
-        }
+    for (int64_t b = b0; b < b1; b++) {
         UNROLL
         for (int r = 0; r < RT; r++) {
             const uint8_t *k = wr[r] + (size_t)b * bsz; /* d, dmin, scales[12] at the same places in both types */
-            pf_span(wr[r] + wnext + (size_t)b * bsz, bsz);
+            pf_stream(wr[r] + wnext + (size_t)b * bsz, bsz);
             const __m256i sm = q4k_scales_mins(k + offsetof(block_q4_K, scales));
             const __m512i sp0 = _mm512_permutexvar_epi16(i0, _mm512_castsi256_si512(sm));
             const __m512i sp1 = _mm512_permutexvar_epi16(i1, _mm512_castsi256_si512(sm));
@@ -538,11 +555,12 @@ Q512I void k4_direct_tile(const bool five, const uint8_t *const *wr, size_t wnex
             }
             UNROLL
             for (int t = 0; t < nt; t++) {
-                const __m512i is = kpack_dot(u, xv[t], sp0, sp1);
-                const __m128 f = _mm_mul_ps(dm, dx[t]); /* d * dx, dmin * dx */
+                const k4x *x = &xq[t][b - b0];
+                const __m512i is = kpack_dot(u, x->xv, sp0, sp1);
+                const __m128 f = _mm_mul_ps(dm, x->dx); /* d * dx, dmin * dx */
                 acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is), _mm512_broadcastss_ps(f), acc[r][t]);
                 const __m128i mins = _mm256_extracti128_si256(sm, 1);
-                accm[r][t] = _mm_fmadd_ps(_mm_cvtepi32_ps(_mm_madd_epi16(mins, bs8[t])), _mm_permute_ps(f, 0x55),
+                accm[r][t] = _mm_fmadd_ps(_mm_cvtepi32_ps(_mm_madd_epi16(mins, x->bs8)), _mm_permute_ps(f, 0x55),
                                           accm[r][t]);
             }
         }
@@ -610,9 +628,60 @@ Q512I void k16_direct_tile(const uint32_t type, const uint8_t *const *wr, size_t
             res[r][t] = _mm512_reduce_add_ps(acc[r][t]);
 }
 
+/* The RT row pointers of the decode tile at row r0 (a short last tile repeats its last row); returns how many exist. */
+static inline int tile_rows(const uint8_t *W, size_t wrb, int64_t r0, int64_t rows, const uint8_t *wr[RT])
+{
+    const int rr = (int)q_min64(RT, rows - r0);
+    for (int r = 0; r < RT; r++)
+        wr[r] = W + (size_t)(r0 + (r < rr ? r : rr - 1)) * wrb;
+    return rr;
+}
+
+/* Stores (or adds, for a later segment of the rows) a decode tile's results for tt tokens. */
+static inline void tile_out(float *out, size_t os, int64_t r0, int rr, int tt, bool add, const float res[RT][TT])
+{
+    for (int t = 0; t < tt; t++)
+        for (int r = 0; r < rr; r++) {
+            float *o = &out[(size_t)t * os + (size_t)(r0 + r)];
+            *o = add ? *o + res[r][t] : res[r][t];
+        }
+}
+
+#define KSEG 32 /* super-blocks of activations prepared at a time in decode (n <= 8192: one segment) */
+
+/* Q4_K and Q5_K decode: each token's activations permuted once per segment of KSEG super-blocks. */
+Q512I void gemm_k4_direct(const bool five, const uint8_t *W, size_t wrb, int64_t rows, int64_t n, const uint8_t *X,
+                          size_t arb, int64_t ntok, float *out, size_t os)
+{
+    const int64_t nbt = n / QK_K;
+    const int tt = (int)ntok; /* <= 2 (q_gemm_avx512 sends more tokens to gemm_kt) */
+    k4x xs[TT / 2][KSEG] __attribute__((aligned(64)));
+    const k4x *xq[TT / 2] = {xs[0], xs[tt - 1]};
+    for (int64_t s0 = 0; s0 < nbt; s0 += KSEG) {
+        const int64_t s1 = q_min64(nbt, s0 + KSEG);
+        for (int t = 0; t < tt; t++)
+            for (int64_t b = s0; b < s1; b++)
+                k4x_prep((const block_q8_K *)(X + (size_t)t * arb) + b, &xs[t][b - s0]);
+        for (int64_t r0 = 0; r0 < rows; r0 += RT) {
+            const uint8_t *wr[RT];
+            const int rr = tile_rows(W, wrb, r0, rows, wr);
+            float res[RT][TT];
+            if (tt == 1)
+                k4_direct_tile(five, wr, pf_offset(r0, rows, wrb), s0, s1, xq, 1, res);
+            else
+                k4_direct_tile(five, wr, pf_offset(r0, rows, wrb), s0, s1, xq, 2, res);
+            tile_out(out, os, r0, rr, tt, s0 > 0, res);
+        }
+    }
+}
+
 Q512I void gemm_k_direct(const uint32_t type, const uint8_t *W, size_t wrb, int64_t rows, int64_t n,
                          const uint8_t *X, size_t arb, int64_t ntok, float *out, size_t os)
 {
+    if (type == GGML_TYPE_Q4_K || type == GGML_TYPE_Q5_K) {
+        gemm_k4_direct(type == GGML_TYPE_Q5_K, W, wrb, rows, n, X, arb, ntok, out, os);
+        return;
+    }
     const size_t bsz = blk_bytes(type);
     const int64_t nbt = n / QK_K;
     const int tt = (int)ntok; /* <= 2 */
@@ -621,19 +690,11 @@ Q512I void gemm_k_direct(const uint32_t type, const uint8_t *W, size_t wrb, int6
     for (int t = 0; t < TT; t++)
         xt[t] = (const block_q8_K *)(X + (size_t)(t < tt ? t : tt - 1) * arb);
     for (int64_t r0 = 0; r0 < rows; r0 += RT) {
-        const int rr = (int)q_min64(RT, rows - r0);
         const uint8_t *wr[RT];
-        UNROLL
-        for (int r = 0; r < RT; r++)
-            wr[r] = W + (size_t)(r0 + (r < rr ? r : rr - 1)) * wrb;
+        const int rr = tile_rows(W, wrb, r0, rows, wr);
         float res[RT][TT];
         const size_t pf = pf_offset(r0, rows, wrb);
-        if (type == GGML_TYPE_Q4_K || type == GGML_TYPE_Q5_K) {
-            if (tt == 1) /* tt <= 2 (q_gemm_avx512 sends more tokens to gemm_k) */
-                k4_direct_tile(type == GGML_TYPE_Q5_K, wr, pf, nbt, xt, 1, res);
-            else
-                k4_direct_tile(type == GGML_TYPE_Q5_K, wr, pf, nbt, xt, 2, res);
-        } else if (type == GGML_TYPE_Q6_K || type == GGML_TYPE_Q3_K) {
+        if (type == GGML_TYPE_Q6_K || type == GGML_TYPE_Q3_K) {
             if (tt == 1)
                 k16_direct_tile(type, wr, pf, nbt, xt, 1, res);
             else
@@ -643,9 +704,7 @@ Q512I void gemm_k_direct(const uint32_t type, const uint8_t *W, size_t wrb, int6
         } else {
             kdirect_tile(type, wr, pf, bsz, nbt, xt, 2, res);
         }
-        for (int t = 0; t < tt; t++)
-            for (int r = 0; r < rr; r++)
-                out[(size_t)t * os + (size_t)(r0 + r)] = res[r][t];
+        tile_out(out, os, r0, rr, tt, false, res);
     }
 }
 
@@ -1174,9 +1233,13 @@ Q512I void fq_prep(const block_q8_0 *x, const fq_ix *ix, int sh, qx *o)
     qx_sums(sh, o);
 }
 
-/* Few tokens (nt <= 2): decode in registers, prefetching the next row tile. */
-Q512I void qdirect_tile(const uint32_t type, const uint8_t *const *wr, size_t wnext, size_t bsz, int64_t nbt,
-                        const block_q8_0 *const *xt, const int nt, float res[RT][TT])
+/*
+ * Few tokens (nt <= 2): decode in registers, prefetching the next row tile.
+ * Quads g0 .. g1 of the rows; xq[t][g - g0]: token t's activations of quad
+ * g, prepared once per call (gemm_q_direct) and read from L1 by every tile.
+ */
+Q512I void qdirect_tile(const uint32_t type, const uint8_t *const *wr, size_t wnext, size_t bsz, int64_t g0,
+                        int64_t g1, int64_t nbt, const qx *const *xq, const int nt, float res[RT][TT])
 {
     const int sh = p_offset_shift(type);
     __m512 acc[RT][TT];
@@ -1185,39 +1248,30 @@ Q512I void qdirect_tile(const uint32_t type, const uint8_t *const *wr, size_t wn
         UNROLL
         for (int t = 0; t < nt; t++)
             acc[r][t] = _mm512_setzero_ps();
-    const int64_t ng = (nbt + 3) / 4, ngf = fq_type(type) ? nbt / 4 : 0;
-    if (ngf) { /* full quads: whole-vector loads */
-        const fq_ix wix = fq_indices(type), xix = fq_indices(GGML_TYPE_Q8_0);
+    const int64_t gf = fq_type(type) ? q_max64(g0, q_min64(g1, nbt / 4)) : g0; /* full quads end */
+    if (gf > g0) { /* full quads: whole-vector loads */
+        const fq_ix wix = fq_indices(type);
         const uint8_t *w[RT];
         UNROLL
         for (int r = 0; r < RT; r++)
-            w[r] = wr[r];
-        const block_q8_0 *xg[2] = {xt[0], xt[nt - 1]};
-        for (int64_t g = 0; g < ngf; g++) {
-            qx x[2];
-            UNROLL
-            for (int t = 0; t < nt; t++)
-                fq_prep(xg[t], &xix, sh, &x[t]), xg[t] += 4;
+            w[r] = wr[r] + (size_t)(4 * g0) * bsz;
+        for (int64_t g = g0; g < gf; g++) {
             UNROLL
             for (int r = 0; r < RT; r++) {
-                pf_span(w[r] + wnext, 4 * bsz);
+                pf_stream(w[r] + wnext, 4 * bsz);
                 qdec k;
                 fq_decode(type, w[r], &wix, &k);
                 w[r] += 4 * bsz;
                 UNROLL
                 for (int t = 0; t < nt; t++)
-                    acc[r][t] = qdot(&k, &x[t], sh, acc[r][t]);
+                    acc[r][t] = qdot(&k, &xq[t][g - g0], sh, acc[r][t]);
             }
         }
     }
-    for (int64_t g = ngf; g < ng; g++) { /* block by block: other types, a partial last quad */
+    for (int64_t g = gf; g < g1; g++) { /* block by block: other types, a partial last quad */
         int64_t ib[4];
         bool have[4];
         quad_index(g, nbt, ib, have);
-        qx x[2];
-        UNROLL
-        for (int t = 0; t < nt; t++)
-            qprep(xt[t], ib, have, sh, &x[t]);
         UNROLL
         for (int r = 0; r < RT; r++) {
             pf_span(wr[r] + wnext + (size_t)(4 * g) * bsz, 4 * bsz);
@@ -1225,7 +1279,7 @@ Q512I void qdirect_tile(const uint32_t type, const uint8_t *const *wr, size_t wn
             qdecode(type, wr[r], ib, &k);
             UNROLL
             for (int t = 0; t < nt; t++)
-                acc[r][t] = qdot(&k, &x[t], sh, acc[r][t]);
+                acc[r][t] = qdot(&k, &xq[t][g - g0], sh, acc[r][t]);
         }
     }
     UNROLL
@@ -1235,29 +1289,47 @@ Q512I void qdirect_tile(const uint32_t type, const uint8_t *const *wr, size_t wn
             res[r][t] = _mm512_reduce_add_ps(acc[r][t]);
 }
 
-/* Decode (1-2 tokens): row tiles decoded in registers (qdirect_tile). */
+#define QSEG 64 /* quads of activations prepared at a time in decode (n <= 8192: one segment) */
+
+/*
+ * Decode (1-2 tokens): row tiles decoded in registers (qdirect_tile). Each
+ * token's activations are permuted into qdot's order (and their sums
+ * taken) once per segment of QSEG quads, not once per row tile.
+ */
 Q512I void gemm_q_direct(const uint32_t type, const uint8_t *W, size_t wrb, int64_t rows, int64_t n,
                          const uint8_t *X, size_t arb, int64_t ntok, float *out, size_t os)
 {
     const size_t bsz = blk_bytes(type);
-    const int64_t nbt = n / 32;
-    const int tt = (int)ntok;
-    const block_q8_0 *xt[TT];
-    for (int t = 0; t < TT; t++)
-        xt[t] = (const block_q8_0 *)(X + (size_t)(t < tt ? t : tt - 1) * arb);
-    for (int64_t r0 = 0; r0 < rows; r0 += RT) {
-        const int rr = (int)q_min64(RT, rows - r0);
-        const uint8_t *wr[RT];
-        for (int r = 0; r < RT; r++)
-            wr[r] = W + (size_t)(r0 + (r < rr ? r : rr - 1)) * wrb;
-        float res[RT][TT];
-        if (tt == 1)
-            qdirect_tile(type, wr, pf_offset(r0, rows, wrb), bsz, nbt, xt, 1, res);
-        else
-            qdirect_tile(type, wr, pf_offset(r0, rows, wrb), bsz, nbt, xt, 2, res);
-        for (int t = 0; t < tt; t++)
-            for (int r = 0; r < rr; r++)
-                out[(size_t)t * os + (size_t)(r0 + r)] = res[r][t];
+    const int64_t nbt = n / 32, ng = (nbt + 3) / 4;
+    const int tt = (int)ntok, sh = p_offset_shift(type);
+    const fq_ix xix = fq_indices(GGML_TYPE_Q8_0);
+    qx xs[TT / 2][QSEG] __attribute__((aligned(64)));
+    const qx *xq[TT / 2] = {xs[0], xs[tt - 1]};
+    for (int64_t s0 = 0; s0 < ng; s0 += QSEG) {
+        const int64_t s1 = q_min64(ng, s0 + QSEG);
+        for (int t = 0; t < tt; t++) {
+            const block_q8_0 *x = (const block_q8_0 *)(X + (size_t)t * arb);
+            for (int64_t g = s0; g < s1; g++) {
+                if (4 * g + 4 <= nbt) {
+                    fq_prep(x + 4 * g, &xix, sh, &xs[t][g - s0]);
+                } else {
+                    int64_t ib[4];
+                    bool have[4];
+                    quad_index(g, nbt, ib, have);
+                    qprep(x, ib, have, sh, &xs[t][g - s0]);
+                }
+            }
+        }
+        for (int64_t r0 = 0; r0 < rows; r0 += RT) {
+            const uint8_t *wr[RT];
+            const int rr = tile_rows(W, wrb, r0, rows, wr);
+            float res[RT][TT];
+            if (tt == 1)
+                qdirect_tile(type, wr, pf_offset(r0, rows, wrb), bsz, s0, s1, nbt, xq, 1, res);
+            else
+                qdirect_tile(type, wr, pf_offset(r0, rows, wrb), bsz, s0, s1, nbt, xq, 2, res);
+            tile_out(out, os, r0, rr, tt, s0 > 0, res);
+        }
     }
 }
 

@@ -33,6 +33,11 @@ static inline int64_t q_min64(int64_t a, int64_t b)
     return a < b ? a : b;
 }
 
+static inline int64_t q_max64(int64_t a, int64_t b)
+{
+    return a > b ? a : b;
+}
+
 /* Round to nearest, ties to even, for |f| < 2^22 (ggml's nearest_int). */
 static inline int q_nearest_int(float f)
 {
