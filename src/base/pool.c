@@ -48,6 +48,10 @@ struct jc_pool {
     _Alignas(64) atomic_llong done; /* chunks of the current job finished */
     atomic_int sleepers;   /* workers waiting on cv */
     atomic_bool stop;
+    /* the read-ahead hint (jc_pool_hint): a seqlock, even = stable */
+    _Alignas(64) atomic_uint_least64_t hint_seq;
+    atomic_uintptr_t hint_addr;
+    atomic_size_t hint_len;
     /* the current job, written by the owner before the ticket is published */
     jc_pool_range_fn rfn;  /* a jc_pool_for job, or */
     jc_pool_fn fn;         /* a jc_pool_run job (chunk k runs fn(arg, k, n)) */
@@ -91,17 +95,61 @@ static uint64_t work(jc_pool *p, int ith)
     }
 }
 
+/* A worker's progress through the current hint. */
+struct hint_pos {
+    uint64_t seq; /* the hint it belongs to */
+    size_t off;   /* bytes prefetched */
+};
+
+enum { HINT_STEP = 16 * 64 }; /* bytes prefetched between looks at the ticket */
+
+/*
+ * Prefetches the next HINT_STEP bytes of the current hint, if any is left;
+ * returns false when there is nothing (more) to do.
+ */
+static bool hint_step(jc_pool *p, struct hint_pos *h)
+{
+    uint64_t s = atomic_load_explicit(&p->hint_seq, memory_order_acquire);
+    if (s & 1)
+        return false; /* being changed: look again later */
+    if (s != h->seq)
+        h->seq = s, h->off = 0;
+    const uint8_t *a = (const uint8_t *)atomic_load_explicit(&p->hint_addr, memory_order_relaxed);
+    size_t len = atomic_load_explicit(&p->hint_len, memory_order_relaxed);
+    atomic_thread_fence(memory_order_acquire);
+    if (atomic_load_explicit(&p->hint_seq, memory_order_relaxed) != s || h->off >= len)
+        return false;
+    size_t end = h->off + HINT_STEP < len ? h->off + HINT_STEP : len;
+    for (size_t o = h->off; o < end; o += 64)
+        __builtin_prefetch(a + o, 0, 2);
+    h->off = end;
+    return true;
+}
+
+void jc_pool_hint(jc_pool *p, const void *addr, size_t len)
+{
+    uint64_t s = atomic_load_explicit(&p->hint_seq, memory_order_relaxed);
+    atomic_store_explicit(&p->hint_seq, s + 1, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+    atomic_store_explicit(&p->hint_addr, (uintptr_t)addr, memory_order_relaxed);
+    atomic_store_explicit(&p->hint_len, addr ? len : 0, memory_order_relaxed);
+    atomic_store_explicit(&p->hint_seq, s + 2, memory_order_release);
+}
+
 static void *worker_main(void *v)
 {
     struct worker_arg wa = *(struct worker_arg *)v;
     free(v);
     jc_pool *p = wa.p;
+    struct hint_pos hint = {0, 0};
     while (!atomic_load(&p->stop)) {
         uint64_t t = work(p, wa.ith);
-        /* wait for the ticket to change: spin, then yield, then sleep */
+        /* wait for the ticket to change: read ahead, spin, then yield, then sleep */
         int spins = 0;
         while (atomic_load_explicit(&p->ticket, memory_order_relaxed) == t && !atomic_load(&p->stop)) {
-            if (spins < POOL_SPIN) {
+            if (hint_step(p, &hint)) {
+                spins = 0;
+            } else if (spins < POOL_SPIN) {
                 cpu_relax();
             } else if (spins < POOL_SPIN + POOL_YIELD) {
                 sched_yield();
@@ -184,6 +232,9 @@ jc_pool *jc_pool_new(int n_threads, jc_err *err)
     atomic_init(&p->done, 0);
     atomic_init(&p->sleepers, 0);
     atomic_init(&p->stop, false);
+    atomic_init(&p->hint_seq, 0);
+    atomic_init(&p->hint_addr, 0);
+    atomic_init(&p->hint_len, 0);
     p->threads = jc_xcalloc((size_t)n_threads, sizeof *p->threads);
     for (int i = 1; i < n_threads; i++) {
         struct worker_arg *wa = jc_xmalloc(sizeof *wa);

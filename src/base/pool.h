@@ -45,6 +45,17 @@ void jc_pool_run(jc_pool *p, jc_pool_fn fn, void *arg);
  */
 void jc_pool_for(jc_pool *p, int64_t n, int64_t grain, jc_pool_range_fn fn, void *arg);
 
+/*
+ * A read-ahead hint for idle workers: until the next hint, a worker that
+ * waits for a job prefetches [addr, addr + len) into its caches, once,
+ * a few lines at a time between checks for a new job (a job interrupts
+ * it; it goes on after). The memory must stay mapped until the next hint
+ * or jc_pool_free; len 0 withdraws the hint. For memory a coming job will
+ * read from far away (the engine's next weights, while the caller does
+ * serial work). Called by the pool's owner, between jobs.
+ */
+void jc_pool_hint(jc_pool *p, const void *addr, size_t len);
+
 /* The number of online CPUs (at least 1). */
 int jc_cpu_count(void);
 /*
