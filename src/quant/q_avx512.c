@@ -297,20 +297,31 @@ Q512I void xperm_q4k(const int8_t *qs, __m512i xv[4])
     }
 }
 
-/* Q6_K's levels q + 32 (0..63) in element order, 64 per register, and its 16 scales as words. */
+/*
+ * Q6_K's levels q + 32 (0..63) in element order, 64 per register, and its
+ * 16 scales as words. Half h: ql[64h..] holds the low 4 bits of elements
+ * 128h + 0..63 (low nibbles) and 128h + 64..127 (high nibbles); byte j of
+ * qh[32h..] holds the high 2 bits of elements 128h + j, + 32, + 64, + 96 in
+ * bits 0-1, 2-3, 4-5, 6-7. With qh in both 256-bit halves of a register,
+ * one variable word shift per output puts the right pair at bits 4-5 (a
+ * word shift moves no kept bit across bytes: the mask keeps bits 4-5 of
+ * each byte) and one vpternlog merges them with the nibble.
+ */
 Q512I __m256i q6k_levels(const block_q6_K *b, __m512i u[4])
 {
-    const __m512i m4 = _mm512_set1_epi8(0xF);
-    const __m256i m3 = _mm256_set1_epi8(3);
+    const __m512i m4 = _mm512_set1_epi8(0xF), m30 = _mm512_set1_epi8(0x30);
+    /* per 256-bit half: elements j (<< 4: bits 0-1 to 4-5) and j + 32 (<< 2); j + 64 (>> 0) and j + 96 (>> 2) */
+    const __m512i sl = cat256(_mm256_set1_epi16(4), _mm256_set1_epi16(2));
+    const __m512i sr = cat256(_mm256_set1_epi16(0), _mm256_set1_epi16(2));
     UNROLL
     for (int h = 0; h < 2; h++) {
         const __m512i ql = _mm512_loadu_si512(b->ql + 64 * h);
-        const __m256i qh = _mm256_loadu_si256((const __m256i *)(b->qh + 32 * h));
-        const __m512i hb0 = cat256(_mm256_and_si256(qh, m3), _mm256_and_si256(_mm256_srli_epi16(qh, 2), m3));
-        const __m512i hb1 = cat256(_mm256_and_si256(_mm256_srli_epi16(qh, 4), m3),
-                                   _mm256_and_si256(_mm256_srli_epi16(qh, 6), m3));
-        u[2 * h] = _mm512_or_si512(_mm512_and_si512(ql, m4), _mm512_slli_epi16(hb0, 4));
-        u[2 * h + 1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), m4), _mm512_slli_epi16(hb1, 4));
+        const __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(b->qh + 32 * h)));
+        const __m512i h0 = _mm512_and_si512(_mm512_sllv_epi16(qh, sl), m30);
+        const __m512i h1 = _mm512_and_si512(_mm512_srlv_epi16(qh, sr), m30);
+        /* 0xCA: bitwise m4 ? second : third */
+        u[2 * h] = _mm512_ternarylogic_epi32(m4, ql, h0, 0xCA);
+        u[2 * h + 1] = _mm512_ternarylogic_epi32(m4, _mm512_srli_epi16(ql, 4), h1, 0xCA);
     }
     return _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)b->scales));
 }
