@@ -244,20 +244,32 @@ Q512I __m512i cat256(__m256i lo, __m256i hi)
     return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
 }
 
-/* The 12 scale bytes of a Q4_K/Q5_K block as 16 words: the 8 scales, then the 8 mins (6 bits each). */
-Q512I __m256i q4k_scales_mins(const uint8_t *scales)
+/*
+ * The 12 scale bytes of two Q4_K/Q5_K blocks (one per 128-bit lane) as 32
+ * words: block a's 8 scales and 8 mins (6 bits each), then block b's.
+ */
+Q512I __m512i q4k_scales_mins2(const uint8_t *a, const uint8_t *b)
 {
-    /* as 32-bit lanes u0 u1 u2 (SIMD, to avoid a store-forwarding stall):
+    /* per lane, as 32-bit lanes u0 u1 u2 (SIMD, to avoid a store-forwarding stall):
        sc0-3 = u0 & 0x3f..; sc4-7 = (u2 & 0x0f..) | ((u0 >> 6) & 0x03..) << 4;
        m0-3 = u1 & 0x3f..;  m4-7 = ((u2 >> 4) & 0x0f..) | ((u1 >> 6) & 0x03..) << 4 */
-    const __m128i v = _mm_loadu_si128((const __m128i *)scales); /* 4 bytes past: inside the block */
-    const __m128i A = _mm_srlv_epi32(_mm_shuffle_epi32(v, _MM_SHUFFLE(2, 1, 2, 0)), _mm_set_epi32(4, 0, 0, 0));
-    const __m128i B = _mm_shuffle_epi32(v, _MM_SHUFFLE(1, 1, 0, 0));
-    const __m128i slo = _mm_and_si128(A, _mm_set_epi32(0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f));
-    const __m128i shi = _mm_and_si128(_mm_slli_epi32(_mm_and_si128(_mm_srli_epi32(B, 6), _mm_set1_epi32(0x03030303)), 4),
-                                      _mm_set_epi32(-1, 0, -1, 0));
-    /* dwords: sc0-3, sc4-7, m0-3, m4-7 */
-    return _mm256_cvtepu8_epi16(_mm_or_si128(slo, shi));
+    const __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)a)),
+                                              _mm_loadu_si128((const __m128i *)b), 1); /* 4 bytes past: inside the block */
+    const __m256i A = _mm256_srlv_epi32(_mm256_shuffle_epi32(v, _MM_SHUFFLE(2, 1, 2, 0)), _mm256_setr_epi32(0, 0, 0, 4, 0, 0, 0, 4));
+    const __m256i B = _mm256_shuffle_epi32(v, _MM_SHUFFLE(1, 1, 0, 0));
+    const __m256i slo = _mm256_and_si256(A, _mm256_setr_epi32(0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f,
+                                                              0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f));
+    const __m256i shi = _mm256_and_si256(
+        _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(B, 6), _mm256_set1_epi32(0x03030303)), 4),
+        _mm256_setr_epi32(0, -1, 0, -1, 0, -1, 0, -1));
+    /* dwords per lane: sc0-3, sc4-7, m0-3, m4-7 */
+    return _mm512_cvtepu8_epi16(_mm256_or_si256(slo, shi));
+}
+
+/* One block's scales and mins as 16 words (q4k_scales_mins2). */
+Q512I __m256i q4k_scales_mins(const uint8_t *scales)
+{
+    return _mm512_castsi512_si256(q4k_scales_mins2(scales, scales));
 }
 
 /* Q4_K/Q5_K levels (qh: Q5_K's fifth bits, or NULL) in element order, 64 per register. */
@@ -505,7 +517,7 @@ Q512I __m512i kpack_dot(const __m512i u[4], const __m512i x[4], __m512i sp0, __m
 /* One token's activations of one super-block as k4_direct_tile reads them (prepared once per call). */
 typedef struct {
     __m512i xv[4]; /* the levels in xperm_q4k's order */
-    __m128i bs8;   /* the sums per 32-element sub-block, as words */
+    __m512i bsm;   /* the sums per 32-element sub-block as words 8-15 and 24-31 (against a row pair's mins), 0 elsewhere */
     __m128 dx;     /* the block's scale, in every lane */
 } k4x;
 
@@ -514,11 +526,18 @@ Q512I void k4x_prep(const block_q8_K *x, k4x *o)
     xperm_q4k(x->qs, o->xv);
     /* sums of the activations per 32-element sub-block (|sum| <= 32 * 128: 16 bits) */
     const __m256i s = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)x->bsums), _mm256_set1_epi16(1));
-    o->bs8 = _mm_packs_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+    const __m128i bs8 = _mm_packs_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+    o->bsm = _mm512_inserti32x4(_mm512_inserti32x4(_mm512_setzero_si512(), bs8, 1), bs8, 3);
     o->dx = _mm_set1_ps(x->d);
 }
 
-/* Super-blocks b0 .. b1 of the rows; xq[t][b - b0]: token t's activations of block b. */
+/*
+ * Super-blocks b0 .. b1 of the rows; xq[t][b - b0]: token t's activations
+ * of block b. Rows go in pairs: the scales and mins of two rows are
+ * decoded in one 256-bit pass (q4k_scales_mins2), their d and dmin
+ * converted together, and the min terms of both are one vpmaddwd of the
+ * pair's 32 scale words with the activation sums (bsm).
+ */
 Q512I void k4_direct_tile(const bool five, const uint8_t *const *wr, size_t wnext, int64_t b0, int64_t b1,
                           const k4x *const *xq, const int nt, float res[RT][TT])
 {
@@ -532,58 +551,84 @@ Q512I void k4_direct_tile(const bool five, const uint8_t *const *wr, size_t wnex
         const int a = (c >> 1) * 4 + (c & 1); /* c = 0..3: bits 0/2, 1/3, 4/6, 5/7 */
         qhbits[c] = cat256(_mm256_set1_epi8((char)(1 << a)), _mm256_set1_epi8((char)(1 << (a + 2))));
     }
-    /* the scale of 16-bit lane i of packs(dpbusd(u[2p]), dpbusd(u[2p+1])): sub-block 4p + ... (see xperm_q4k) */
-    static const int16_t spi[2][32] __attribute__((aligned(64))) = {
-        {0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 2, 2, 2, 2, 3, 3, 3, 3},
-        {4, 4, 4, 4, 5, 5, 5, 5, 4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7, 6, 6, 6, 6, 7, 7, 7, 7}};
-    const __m512i i0 = _mm512_load_si512(spi[0]), i1 = _mm512_load_si512(spi[1]), m4 = _mm512_set1_epi8(0xF);
-    __m512 acc[RT][TT];
-    __m128 accm[RT][TT];
+    /* spi[i][p]: the scale word (of q4k_scales_mins2) of 16-bit lane i of packs(dpbusd(u[2p]),
+       dpbusd(u[2p+1])) for the pair's first row (i = 0) and second (i = 1; see xperm_q4k) */
+    static const int16_t spi[2][2][32] __attribute__((aligned(64))) = {
+        {{0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 2, 2, 2, 2, 3, 3, 3, 3},
+         {4, 4, 4, 4, 5, 5, 5, 5, 4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7, 6, 6, 6, 6, 7, 7, 7, 7}},
+        {{16, 16, 16, 16, 17, 17, 17, 17, 16, 16, 16, 16, 17, 17, 17, 17,
+          18, 18, 18, 18, 19, 19, 19, 19, 18, 18, 18, 18, 19, 19, 19, 19},
+         {20, 20, 20, 20, 21, 21, 21, 21, 20, 20, 20, 20, 21, 21, 21, 21,
+          22, 22, 22, 22, 23, 23, 23, 23, 22, 22, 22, 22, 23, 23, 23, 23}}};
+    __m512i si[2][2];
+    UNROLL
+    for (int i = 0; i < 2; i++)
+        UNROLL
+        for (int p = 0; p < 2; p++)
+            si[i][p] = _mm512_load_si512(spi[i][p]);
+    const __m512i m4 = _mm512_set1_epi8(0xF);
+    /* of f = (d, dmin) of both rows times dx: the second row's d, and each row's dmin against its mins' lanes */
+    const __m512i pick_d1 = _mm512_set1_epi32(2), pick_dmin = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 3, 3, 3, 3);
+    __m512 acc[RT][TT], accm[RT / 2][TT];
     UNROLL
     for (int r = 0; r < RT; r++)
         UNROLL
         for (int t = 0; t < nt; t++)
-            acc[r][t] = _mm512_setzero_ps(), accm[r][t] = _mm_setzero_ps();
+            acc[r][t] = _mm512_setzero_ps();
+    UNROLL
+    for (int q = 0; q < RT / 2; q++)
+        UNROLL
+        for (int t = 0; t < nt; t++)
+            accm[q][t] = _mm512_setzero_ps();
     for (int64_t b = b0; b < b1; b++) {
         UNROLL
-        for (int r = 0; r < RT; r++) {
-            const uint8_t *k = wr[r] + (size_t)b * bsz; /* d, dmin, scales[12] at the same places in both types */
-            pf_stream(wr[r] + wnext + (size_t)b * bsz, bsz);
-            const __m256i sm = q4k_scales_mins(k + offsetof(block_q4_K, scales));
-            const __m512i sp0 = _mm512_permutexvar_epi16(i0, _mm512_castsi256_si512(sm));
-            const __m512i sp1 = _mm512_permutexvar_epi16(i1, _mm512_castsi256_si512(sm));
-            uint32_t dd;
-            memcpy(&dd, k, sizeof dd); /* d, dmin */
-            const __m128 dm = _mm_cvtph_ps(_mm_cvtsi32_si128((int)dd));
-            const __m512i q0 = _mm512_loadu_si512(k + qs_at), q1 = _mm512_loadu_si512(k + qs_at + 64);
-            __m512i u[4] = {_mm512_and_si512(q0, m4), _mm512_and_si512(_mm512_srli_epi16(q0, 4), m4),
-                            _mm512_and_si512(q1, m4), _mm512_and_si512(_mm512_srli_epi16(q1, 4), m4)};
-            if (five) {
-                const __m512i h = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(k + offsetof(block_q5_K, qh))));
-                UNROLL
-                for (int c = 0; c < 4; c++)
-                    u[c] = _mm512_mask_add_epi8(u[c], _mm512_test_epi8_mask(h, qhbits[c]), u[c], _mm512_set1_epi8(0x10));
+        for (int q = 0; q < RT / 2; q++) {
+            /* d, dmin, scales[12] at the same places in both types */
+            const uint8_t *k[2] = {wr[2 * q] + (size_t)b * bsz, wr[2 * q + 1] + (size_t)b * bsz};
+            pf_stream(k[0] + wnext, bsz);
+            pf_stream(k[1] + wnext, bsz);
+            const __m512i sm = q4k_scales_mins2(k[0] + offsetof(block_q4_K, scales), k[1] + offsetof(block_q4_K, scales));
+            uint32_t dd[2];
+            memcpy(&dd[0], k[0], 4), memcpy(&dd[1], k[1], 4);
+            const __m128 dm = _mm_cvtph_ps(_mm_cvtsi64_si128((long long)((uint64_t)dd[0] | (uint64_t)dd[1] << 32)));
+            __m512i u[2][4], sp[2][2];
+            UNROLL
+            for (int i = 0; i < 2; i++) {
+                sp[i][0] = _mm512_permutexvar_epi16(si[i][0], sm);
+                sp[i][1] = _mm512_permutexvar_epi16(si[i][1], sm);
+                const __m512i q0 = _mm512_loadu_si512(k[i] + qs_at), q1 = _mm512_loadu_si512(k[i] + qs_at + 64);
+                u[i][0] = _mm512_and_si512(q0, m4), u[i][1] = _mm512_and_si512(_mm512_srli_epi16(q0, 4), m4);
+                u[i][2] = _mm512_and_si512(q1, m4), u[i][3] = _mm512_and_si512(_mm512_srli_epi16(q1, 4), m4);
+                if (five) {
+                    const __m512i h =
+                        _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(k[i] + offsetof(block_q5_K, qh))));
+                    UNROLL
+                    for (int c = 0; c < 4; c++)
+                        u[i][c] = _mm512_mask_add_epi8(u[i][c], _mm512_test_epi8_mask(h, qhbits[c]), u[i][c],
+                                                       _mm512_set1_epi8(0x10));
+                }
             }
             UNROLL
             for (int t = 0; t < nt; t++) {
                 const k4x *x = &xq[t][b - b0];
-                const __m512i is = kpack_dot(u, x->xv, sp0, sp1);
-                const __m128 f = _mm_mul_ps(dm, x->dx); /* d * dx, dmin * dx */
-                acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is), _mm512_broadcastss_ps(f), acc[r][t]);
-                const __m128i mins = _mm256_extracti128_si256(sm, 1);
-                accm[r][t] = _mm_fmadd_ps(_mm_cvtepi32_ps(_mm_madd_epi16(mins, x->bs8)), _mm_permute_ps(f, 0x55),
-                                          accm[r][t]);
+                const __m512 f = _mm512_castps128_ps512(_mm_mul_ps(dm, x->dx)); /* d0, dmin0, d1, dmin1 (* dx) */
+                const __m512i is0 = kpack_dot(u[0], x->xv, sp[0][0], sp[0][1]);
+                const __m512i is1 = kpack_dot(u[1], x->xv, sp[1][0], sp[1][1]);
+                acc[2 * q][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is0), _mm512_broadcastss_ps(_mm512_castps512_ps128(f)),
+                                                acc[2 * q][t]);
+                acc[2 * q + 1][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is1), _mm512_permutexvar_ps(pick_d1, f),
+                                                    acc[2 * q + 1][t]);
+                accm[q][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_madd_epi16(sm, x->bsm)),
+                                             _mm512_permutexvar_ps(pick_dmin, f), accm[q][t]);
             }
         }
     }
     UNROLL
     for (int r = 0; r < RT; r++)
         UNROLL
-        for (int t = 0; t < nt; t++) {
-            __m128 m = _mm_add_ps(accm[r][t], _mm_movehl_ps(accm[r][t], accm[r][t]));
-            m = _mm_add_ss(m, _mm_movehdup_ps(m));
-            res[r][t] = _mm512_reduce_add_ps(acc[r][t]) - _mm_cvtss_f32(m);
-        }
+        for (int t = 0; t < nt; t++)
+            res[r][t] = _mm512_reduce_add_ps(acc[r][t]) -
+                        _mm512_mask_reduce_add_ps(r % 2 ? 0xFF00 : 0x00FF, accm[r / 2][t]);
 }
 
 /*
