@@ -391,7 +391,8 @@ static bool is_error(const char *s, const char *code)
 /*
  * Proves: the request core answers without a socket exactly as through one:
  * oversized heads (431), long targets (414), unknown transfer codings (501),
- * bad Content-Length (413), foreign Origin (403), missing key (401), the body
+ * a Content-Length that is not a number (400) or over the limit (413),
+ * foreign Origin (403), missing key (401), the body
  * in pieces reaching the handler, a query string ignored, and an error
  * message quoting bytes that are not UTF-8 still valid JSON.
  */
@@ -421,7 +422,15 @@ TEST(core_without_socket)
     CHECK_EQ_INT(core_request(s, "POST", "/echo/x", gz, 100, "{}", out, sizeof out), 501);
     CHECKF(is_error(out, "unsupported_transfer_encoding"), "%s", out);
     static const char *const neg[] = {"Authorization", "Bearer sekret", "Content-Length", "-5", NULL};
-    CHECK_EQ_INT(core_request(s, "POST", "/echo/x", neg, 100, "{}", out, sizeof out), 413);
+    CHECK_EQ_INT(core_request(s, "POST", "/echo/x", neg, 100, "{}", out, sizeof out), 400);
+    CHECKF(is_error(out, "invalid_content_length"), "%s", out);
+    static const char *const junk[] = {"Authorization", "Bearer sekret", "Content-Length", "12abc", NULL};
+    CHECK_EQ_INT(core_request(s, "POST", "/echo/x", junk, 100, "{}", out, sizeof out), 400);
+    static const char *const big[] = {"Authorization", "Bearer sekret", "Content-Length", "1001", NULL};
+    CHECK_EQ_INT(core_request(s, "POST", "/echo/x", big, 100, "{}", out, sizeof out), 413);
+    CHECKF(is_error(out, "request_too_large"), "%s", out);
+    static const char *const huge[] = {"Authorization", "Bearer sekret", "Content-Length", "99999999999999999999999", NULL};
+    CHECK_EQ_INT(core_request(s, "POST", "/echo/x", huge, 100, "{}", out, sizeof out), 413);
     static const char *const foreign[] = {"Host", "127.0.0.1:1", "Origin", "http://evil.example", NULL};
     CHECK_EQ_INT(core_request(s, "GET", "/open", foreign, 100, NULL, out, sizeof out), 403);
     static const char *const none[] = {NULL};

@@ -343,7 +343,11 @@ http_req *http_req_begin(http_server *s, const http_head *h)
         char *end;
         errno = 0;
         unsigned long long v = strtoull(cl, &end, 10);
-        if (errno || end == cl || *end || cl[0] == '-' || v > s->o.max_body) {
+        if (end == cl || *end || cl[0] < '0' || cl[0] > '9') {
+            http_reply_error(r, 400, NULL, "invalid_content_length", "Content-Length '%.32s' is not a byte count", cl);
+            return r;
+        }
+        if (errno || v > s->o.max_body) { /* errno: past 2^64 */
             http_reply_error(r, 413, NULL, "request_too_large",
                              "the request body (%.32s bytes) is over the limit of %zu bytes", cl, s->o.max_body);
             return r;
