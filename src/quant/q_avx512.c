@@ -1290,6 +1290,60 @@ Q512I void fq_prep(const block_q8_0 *x, const fq_ix *ix, int sh, qx *o)
 }
 
 /*
+ * Q4_0's full quads g0 .. g1 at one or two tokens, rows in pairs. Each
+ * row's quad sums (16 lanes, 4 per block: sums of 8 products (level - 8) x,
+ * |sum| <= 8 * 8 * 127, so 16 bits hold them exactly) are packed with its
+ * pair's by vpackssdw and added in adjacent twos by vpmaddwd, leaving in
+ * 128-bit lane L two lanes of block L of the first row, then two of the
+ * second. So one word permute gathers the pair's 8 scales, and one
+ * conversion, one multiply and one FMA scale both rows: per 4 blocks and
+ * row 2.5 vector operations on scales instead of 5. accp[q][t]: row 2q in
+ * lanes 4L + 0, 1 (mask 0x3333), row 2q + 1 in lanes 4L + 2, 3 (0xCCCC).
+ */
+Q512I void q40_pairs(const uint8_t *const *wr, size_t wnext, int64_t g0, int64_t g1, const qx *const *xq, const int nt,
+                     __m512 accp[RT / 2][TT])
+{
+    /* pidx word i < 16: the scale word of lane i (block L = i / 4 of row a: word 9L; of row b: 32 + 9L) */
+    static const int16_t pidx[32] __attribute__((aligned(64))) = {
+        0, 0, 32, 32, 9, 9, 41, 41, 18, 18, 50, 50, 27, 27, 59, 59, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    const fq_ix wix = fq_indices(GGML_TYPE_Q4_0);
+    const __m512i m4 = _mm512_set1_epi8(0xF), ones = _mm512_set1_epi16(1), pi = _mm512_load_si512(pidx);
+    const size_t quad = 4 * sizeof(block_q4_0);
+    const uint8_t *w[RT];
+    UNROLL
+    for (int r = 0; r < RT; r++)
+        w[r] = wr[r] + (size_t)g0 * quad;
+    for (int64_t g = g0; g < g1; g++) {
+        UNROLL
+        for (int q = 0; q < RT / 2; q++) {
+            __m512i v0[2], lo[2], hi[2];
+            UNROLL
+            for (int i = 0; i < 2; i++) {
+                const uint8_t *p = w[2 * q + i];
+                pf_stream(p + wnext, quad);
+                v0[i] = _mm512_loadu_si512(p);
+                /* the quad's last 8 bytes: nothing read past the quad */
+                const __m512i qb = _mm512_permutex2var_epi8(v0[i], wix.lo, _mm512_castsi128_si512(_mm_loadl_epi64((const __m128i *)(p + 64))));
+                lo[i] = _mm512_and_si512(qb, m4);
+                hi[i] = _mm512_and_si512(_mm512_srli_epi16(qb, 4), m4);
+            }
+            const __m512 d = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutex2var_epi16(v0[0], pi, v0[1])));
+            UNROLL
+            for (int t = 0; t < nt; t++) {
+                const qx *x = &xq[t][g - g0];
+                const __m512i va = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(x->init, lo[0], x->lo), hi[0], x->hi);
+                const __m512i vb = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(x->init, lo[1], x->lo), hi[1], x->hi);
+                const __m512i s2 = _mm512_madd_epi16(_mm512_packs_epi32(va, vb), ones);
+                accp[q][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s2), _mm512_mul_ps(d, x->dx), accp[q][t]);
+            }
+        }
+        UNROLL
+        for (int r = 0; r < RT; r++)
+            w[r] += quad;
+    }
+}
+
+/*
  * Few tokens (nt <= 2): decode in registers, prefetching the next row tile.
  * Quads g0 .. g1 of the rows; xq[t][g - g0]: token t's activations of quad
  * g, prepared once per call (gemm_q_direct) and read from L1 by every tile.
@@ -1305,7 +1359,15 @@ Q512I void qdirect_tile(const uint32_t type, const uint8_t *const *wr, size_t wn
         for (int t = 0; t < nt; t++)
             acc[r][t] = _mm512_setzero_ps();
     const int64_t gf = fq_type(type) ? q_max64(g0, q_min64(g1, nbt / 4)) : g0; /* full quads end */
-    if (gf > g0) { /* full quads: whole-vector loads */
+    __m512 accp[RT / 2][TT]; /* Q4_0's row pairs (q40_pairs) */
+    UNROLL
+    for (int q = 0; q < RT / 2; q++)
+        UNROLL
+        for (int t = 0; t < nt; t++)
+            accp[q][t] = _mm512_setzero_ps();
+    if (type == GGML_TYPE_Q4_0 && gf > g0) {
+        q40_pairs(wr, wnext, g0, gf, xq, nt, accp);
+    } else if (gf > g0) { /* full quads: whole-vector loads */
         const fq_ix wix = fq_indices(type);
         const uint8_t *w[RT];
         UNROLL
@@ -1342,7 +1404,8 @@ Q512I void qdirect_tile(const uint32_t type, const uint8_t *const *wr, size_t wn
     for (int r = 0; r < RT; r++)
         UNROLL
         for (int t = 0; t < nt; t++)
-            res[r][t] = _mm512_reduce_add_ps(acc[r][t]);
+            res[r][t] = _mm512_reduce_add_ps(acc[r][t]) +
+                        _mm512_mask_reduce_add_ps(r % 2 ? 0xCCCC : 0x3333, accp[r / 2][t]);
 }
 
 #define QSEG 64 /* quads of activations prepared at a time in decode (n <= 8192: one segment) */
