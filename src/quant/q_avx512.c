@@ -4,8 +4,8 @@
  * by a target attribute (the build has no -march), and only runs when
  * q_gemm.c chose this path from cpuid.
  *
- * The path needs AVX-512 F/BW/VL/DQ/VNNI/VBMI (Ice Lake, Zen 4 and later;
- * Skylake-X runs the AVX2 path). Structure:
+ * The path needs AVX-512 F/BW/VL/DQ/VNNI/VBMI and GFNI (Ice Lake, Zen 4 and
+ * later; Skylake-X runs the AVX2 path). Structure:
  *   - decode (1-2 tokens): each row's blocks are decoded into registers and
  *     used at once, 4 rows per tile, prefetching the rows ahead (a stream
  *     from memory). K-quants: vpdpbusd per 64 weights, two chunks' 32-bit
@@ -32,7 +32,7 @@
 #include <immintrin.h>
 #include <stddef.h>
 
-#define Q512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx512dq,avx512vbmi,avx2,fma,f16c")))
+#define Q512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx512dq,avx512vbmi,gfni,avx2,fma,f16c")))
 
 /*
  * Release builds inline and unroll the tile code into one specialised copy
@@ -237,6 +237,16 @@ Q512I void kdec_scales(kdec *o, __m256i S16, __m256i M16, float dmin)
     for (int c = 0; c < 4; c++)
         o->sc[c] = _mm512_permutexvar_epi16(_mm512_load_si512(idx16[c]), s);
     o->dminm = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi16_epi32(M16)), _mm512_set1_ps(dmin));
+}
+
+/*
+ * The high nibble of every byte, as 0..15: one GF(2) affine transform
+ * (vgf2p8affineqb) whose matrix moves bits 4-7 to 0-3 (row i, the byte
+ * 7 - i of the qword, selects input bit i + 4), instead of a shift and a mask.
+ */
+Q512I __m512i hi_nibbles(__m512i v)
+{
+    return _mm512_gf2p8affine_epi64_epi8(v, _mm512_set1_epi64(0x1020408000000000LL), 0);
 }
 
 Q512I __m512i cat256(__m256i lo, __m256i hi)
@@ -597,8 +607,8 @@ Q512I void k4_direct_tile(const bool five, const uint8_t *const *wr, size_t wnex
                 sp[i][0] = _mm512_permutexvar_epi16(si[i][0], sm);
                 sp[i][1] = _mm512_permutexvar_epi16(si[i][1], sm);
                 const __m512i q0 = _mm512_loadu_si512(k[i] + qs_at), q1 = _mm512_loadu_si512(k[i] + qs_at + 64);
-                u[i][0] = _mm512_and_si512(q0, m4), u[i][1] = _mm512_and_si512(_mm512_srli_epi16(q0, 4), m4);
-                u[i][2] = _mm512_and_si512(q1, m4), u[i][3] = _mm512_and_si512(_mm512_srli_epi16(q1, 4), m4);
+                u[i][0] = _mm512_and_si512(q0, m4), u[i][1] = hi_nibbles(q0);
+                u[i][2] = _mm512_and_si512(q1, m4), u[i][3] = hi_nibbles(q1);
                 if (five) {
                     const __m512i h =
                         _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(k[i] + offsetof(block_q5_K, qh))));
@@ -1325,7 +1335,7 @@ Q512I void q40_pairs(const uint8_t *const *wr, size_t wnext, int64_t g0, int64_t
                 /* the quad's last 8 bytes: nothing read past the quad */
                 const __m512i qb = _mm512_permutex2var_epi8(v0[i], wix.lo, _mm512_castsi128_si512(_mm_loadl_epi64((const __m128i *)(p + 64))));
                 lo[i] = _mm512_and_si512(qb, m4);
-                hi[i] = _mm512_and_si512(_mm512_srli_epi16(qb, 4), m4);
+                hi[i] = hi_nibbles(qb);
             }
             const __m512 d = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutex2var_epi16(v0[0], pi, v0[1])));
             UNROLL
