@@ -8,11 +8,12 @@
  * later; Skylake-X runs the AVX2 path). Structure:
  *   - decode (1-2 tokens): each row's blocks are decoded into registers and
  *     used at once, 4 rows per tile, prefetching the rows ahead (a stream
- *     from memory). K-quants: vpdpbusd per 64 weights, two chunks' 32-bit
+ *     from memory); each token's activations are permuted for the tile
+ *     once per call. K-quants: vpdpbusd per 64 weights, two chunks' 32-bit
  *     sums packed to 16 bits and scaled by one vpmaddwd/vpdpwssd (or
- *     vpmaddubs + vpdpwssd); 32-element types: four blocks per step
- *     ("quads", see qdec), two vpdpbusd and one float multiply-add per 128
- *     weights and output;
+ *     vpmaddubs + vpdpwssd; IQ4_XS: converted and scaled in float);
+ *     32-element types: four blocks per step ("quads", see qdec), two
+ *     vpdpbusd and one float multiply-add per 128 weights and output;
  *   - prompts (more tokens): 16 rows per tile, one per 32-bit lane. A chunk
  *     of blocks of the 16 rows is decoded once into an interleaved buffer
  *     (4 consecutive levels of each row per vector) and every vpdpbusd
@@ -204,7 +205,7 @@ Q512I void gemm_f(uint32_t type, const uint8_t *W, size_t wrb, int64_t rows, int
 /* One decoded super-block: w[i] = d * S[i/16] * u[i] - dminm[i/16]-ish (see kdot). */
 typedef struct {
     __m512i u[4];  /* unsigned levels, element order */
-    __m512i sc[4]; /* scales per 16-bit lane of maddubs (or per 32-bit lane of dpbusd, IQ4_XS) */
+    __m512i sc[4]; /* scales per 16-bit lane of maddubs */
     __m512 dminm;  /* per 16-element sub-block: dmin * m (the offset times the activation sum) */
     float d;
 } kdec;
@@ -397,6 +398,20 @@ Q512I void dec_q2_K(const block_q2_K *b, kdec *o)
     kdec_scales(o, _mm256_and_si256(sm, _mm256_set1_epi16(0xF)), _mm256_srli_epi16(sm, 4), h2f(b->dmin));
 }
 
+/* IQ4_XS's 8 sub-block scales (-32..31) as words. */
+Q512I __m128i iq4xs_scales(const block_iq4_xs *b)
+{
+    /* scale ib = (nibble ib of scales_l | 2-bit field ib of scales_h << 4) - 32, in SIMD */
+    uint32_t sl;
+    memcpy(&sl, b->scales_l, 4);
+    const __m128i slv = _mm_cvtsi32_si128((int)sl);
+    const __m128i nib = _mm_unpacklo_epi8(_mm_and_si128(slv, _mm_set1_epi8(0xF)),
+                                          _mm_and_si128(_mm_srli_epi16(slv, 4), _mm_set1_epi8(0xF)));
+    const __m128i hi = _mm_and_si128(_mm_srlv_epi16(_mm_set1_epi16((short)b->scales_h), _mm_setr_epi16(0, 2, 4, 6, 8, 10, 12, 14)),
+                                     _mm_set1_epi16(3));
+    return _mm_sub_epi16(_mm_or_si128(_mm_cvtepu8_epi16(nib), _mm_slli_epi16(hi, 4)), _mm_set1_epi16(32));
+}
+
 /* IQ4_XS's levels kvalues + 128 (1..241) in element order, 64 per register, and its 8 scales (-32..31) as words. */
 Q512I __m128i iq4xs_levels(const block_iq4_xs *b, __m512i u[4])
 {
@@ -410,51 +425,17 @@ Q512I __m128i iq4xs_levels(const block_iq4_xs *b, __m512i u[4])
         v = _mm512_shuffle_i64x2(v, v, _MM_SHUFFLE(3, 1, 2, 0)); /* lo0 hi0 lo1 hi1 */
         u[c] = _mm512_shuffle_epi8(tbl, v);
     }
-    /* scale ib = (nibble ib of scales_l | 2-bit field ib of scales_h << 4) - 32, in SIMD */
-    uint32_t sl;
-    memcpy(&sl, b->scales_l, 4);
-    const __m128i slv = _mm_cvtsi32_si128((int)sl);
-    const __m128i nib = _mm_unpacklo_epi8(_mm_and_si128(slv, _mm_set1_epi8(0xF)),
-                                          _mm_and_si128(_mm_srli_epi16(slv, 4), _mm_set1_epi8(0xF)));
-    const __m128i hi = _mm_and_si128(_mm_srlv_epi16(_mm_set1_epi16((short)b->scales_h), _mm_setr_epi16(0, 2, 4, 6, 8, 10, 12, 14)),
-                                     _mm_set1_epi16(3));
-    return _mm_sub_epi16(_mm_or_si128(_mm_cvtepu8_epi16(nib), _mm_slli_epi16(hi, 4)), _mm_set1_epi16(32));
-}
-
-/* IQ4_XS: levels up to 241, too big for maddubs: sc holds 32-bit lane scales for dpbusd. */
-Q512I void dec_iq4_xs(const block_iq4_xs *b, kdec *o)
-{
-    const __m128i s16 = iq4xs_levels(b, o->u);
-    const __m512i s32 = _mm512_castsi256_si512(_mm256_cvtepi16_epi32(s16));
-    static const int32_t idx32[4][16] __attribute__((aligned(64))) = {
-        {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1}, {2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3},
-        {4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5}, {6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7}};
-    for (int c = 0; c < 4; c++)
-        o->sc[c] = _mm512_permutexvar_epi32(_mm512_load_si512(idx32[c]), s32);
-    static const int16_t dup8[16] __attribute__((aligned(32))) = {0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7};
-    const __m256i m16 = _mm256_permutexvar_epi16(_mm256_load_si256((const __m256i *)dup8),
-                                                 _mm256_castsi128_si256(_mm_slli_epi16(s16, 7)));
-    o->d = h2f(b->d);
-    o->dminm = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi16_epi32(m16)), _mm512_set1_ps(o->d));
-}
-
-/* The decode of kdirect_tile's types (the others have tiles of their own). */
-Q512I void kdecode(uint32_t type, const uint8_t *blk, kdec *o)
-{
-    if (type == GGML_TYPE_Q2_K)
-        dec_q2_K((const block_q2_K *)blk, o);
-    else
-        dec_iq4_xs((const block_iq4_xs *)blk, o);
+    return iq4xs_scales(b);
 }
 
 /*
- * Few tokens (decode): each row's block is decoded into registers and used
- * at once, with no stores; type is a constant in every instantiation.
+ * Q2_K decode (the other K-quants have tiles of their own): each row's
+ * block is decoded into registers and used at once, with no stores.
  */
-Q512I void kdirect_tile(const uint32_t type, const uint8_t *const *wr, size_t wnext, size_t bsz, int64_t nbt,
-                        const block_q8_K *const *xt, const int nt, float res[RT][TT])
+Q512I void kdirect_tile(const uint8_t *const *wr, size_t wnext, int64_t nbt, const block_q8_K *const *xt, const int nt,
+                        float res[RT][TT])
 {
-    const bool dp = type == GGML_TYPE_IQ4_XS;
+    const size_t bsz = sizeof(block_q2_K);
     __m512 acc[RT][TT];
     UNROLL
     for (int r = 0; r < RT; r++)
@@ -472,19 +453,14 @@ Q512I void kdirect_tile(const uint32_t type, const uint8_t *const *wr, size_t wn
         for (int r = 0; r < RT; r++) {
             kdec k;
             pf_span(wr[r] + wnext + (size_t)b * bsz, bsz);
-            kdecode(type, wr[r] + (size_t)b * bsz, &k);
+            dec_q2_K((const block_q2_K *)(wr[r] + (size_t)b * bsz), &k);
             UNROLL
             for (int t = 0; t < nt; t++) {
                 const block_q8_K *x = xt[t] + b;
                 __m512i is = _mm512_setzero_si512();
                 UNROLL
                 for (int c = 0; c < 4; c++) {
-                    __m512i xv = _mm512_loadu_si512(x->qs + 64 * c);
-                    if (dp)
-                        is = _mm512_add_epi32(
-                            is, _mm512_mullo_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), k.u[c], xv), k.sc[c]));
-                    else
-                        is = _mm512_dpwssd_epi32(is, _mm512_maddubs_epi16(k.u[c], xv), k.sc[c]);
+                    is = _mm512_dpwssd_epi32(is, _mm512_maddubs_epi16(k.u[c], _mm512_loadu_si512(x->qs + 64 * c)), k.sc[c]);
                 }
                 acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is), _mm512_set1_ps(k.d * x->d), acc[r][t]);
                 acc[r][t] = _mm512_fnmadd_ps(k.dminm, bs[t], acc[r][t]);
@@ -694,6 +670,85 @@ Q512I void k16_direct_tile(const uint32_t type, const uint8_t *const *wr, size_t
             res[r][t] = _mm512_reduce_add_ps(acc[r][t]);
 }
 
+/*
+ * IQ4_XS decode. qs byte 16i + l of a super-block holds elements 32i + l
+ * (low nibble) and 32i + 16 + l (high); each token's activations are
+ * permuted once per call to the same places (iqx), so one vpdpbusd per 64
+ * weights on the table levels (kvalues + 128) leaves 4 lanes per 32-element
+ * sub-block, starting from -128 x the lane's activation sum. The sums are
+ * at most 8 * 127 * 128 in size, exact in float: one conversion and one FMA
+ * with the sub-block scales (d * scale * dx, 4 lanes each) per 128 weights.
+ */
+typedef struct {
+    __m512i lo[2], hi[2]; /* the activations against the low / high nibbles of qs[64c..64c+63] */
+    __m512i init[2];      /* -128 x each lane's 8 activations */
+    float d;
+} iqx;
+
+Q512I void iqx_prep(const block_q8_K *x, iqx *o)
+{
+    static const uint8_t ilo[64] = {
+        0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 32, 33, 34, 35, 36, 37,
+        38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 64, 65, 66, 67, 68, 69, 70, 71, 72, 73, 74, 75,
+        76, 77, 78, 79, 96, 97, 98, 99, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111};
+    const __m512i il = _mm512_loadu_si512(ilo), ih = _mm512_add_epi8(il, _mm512_set1_epi8(16));
+    const __m512i ones = _mm512_set1_epi8(1);
+    for (int c = 0; c < 2; c++) {
+        const __m512i a = _mm512_loadu_si512(x->qs + 128 * c), b = _mm512_loadu_si512(x->qs + 128 * c + 64);
+        o->lo[c] = _mm512_permutex2var_epi8(a, il, b);
+        o->hi[c] = _mm512_permutex2var_epi8(a, ih, b);
+        const __m512i s = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, o->lo[c]), ones, o->hi[c]);
+        o->init[c] = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(s, 7));
+    }
+    o->d = x->d;
+}
+
+Q512I void iq4_direct_tile(const uint8_t *const *wr, size_t wnext, int64_t b0, int64_t b1, const iqx *const *xq,
+                           const int nt, float res[RT][TT])
+{
+    static const uint8_t lut[16] = {1, 24, 45, 63, 79, 93, 106, 118, 129, 141, 153, 166, 181, 197, 217, 241};
+    const __m512i tbl = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)lut)), m4 = _mm512_set1_epi8(0xF);
+    const __m512i rep0 = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+    const __m512i rep1 = _mm512_add_epi32(rep0, _mm512_set1_epi32(4));
+    __m512 acc[RT][TT];
+    UNROLL
+    for (int r = 0; r < RT; r++)
+        UNROLL
+        for (int t = 0; t < nt; t++)
+            acc[r][t] = _mm512_setzero_ps();
+    for (int64_t b = b0; b < b1; b++) {
+        UNROLL
+        for (int r = 0; r < RT; r++) {
+            const block_iq4_xs *k = (const block_iq4_xs *)(wr[r] + (size_t)b * sizeof(block_iq4_xs));
+            pf_stream((const uint8_t *)k + wnext, sizeof(block_iq4_xs));
+            /* the 8 sub-block scales times d, as floats in the low 8 lanes */
+            const __m512 sd = _mm512_castps256_ps512(_mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi16_epi32(iq4xs_scales(k))),
+                                                                   _mm256_set1_ps(h2f(k->d))));
+            __m512i u[2][2];
+            UNROLL
+            for (int c = 0; c < 2; c++) {
+                const __m512i q = _mm512_loadu_si512(k->qs + 64 * c);
+                u[c][0] = _mm512_shuffle_epi8(tbl, _mm512_and_si512(q, m4));
+                u[c][1] = _mm512_shuffle_epi8(tbl, hi_nibbles(q));
+            }
+            const __m512 s0 = _mm512_permutexvar_ps(rep0, sd), s1 = _mm512_permutexvar_ps(rep1, sd);
+            UNROLL
+            for (int t = 0; t < nt; t++) {
+                const iqx *x = &xq[t][b - b0];
+                const __m512i P0 = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(x->init[0], u[0][0], x->lo[0]), u[0][1], x->hi[0]);
+                const __m512i P1 = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(x->init[1], u[1][0], x->lo[1]), u[1][1], x->hi[1]);
+                const __m512 f = _mm512_fmadd_ps(_mm512_cvtepi32_ps(P1), s1, _mm512_mul_ps(_mm512_cvtepi32_ps(P0), s0));
+                acc[r][t] = _mm512_fmadd_ps(f, _mm512_set1_ps(x->d), acc[r][t]);
+            }
+        }
+    }
+    UNROLL
+    for (int r = 0; r < RT; r++)
+        UNROLL
+        for (int t = 0; t < nt; t++)
+            res[r][t] = _mm512_reduce_add_ps(acc[r][t]);
+}
+
 /* The RT row pointers of the decode tile at row r0 (a short last tile repeats its last row); returns how many exist. */
 static inline int tile_rows(const uint8_t *W, size_t wrb, int64_t r0, int64_t rows, const uint8_t *wr[RT])
 {
@@ -741,6 +796,32 @@ Q512I void gemm_k4_direct(const bool five, const uint8_t *W, size_t wrb, int64_t
     }
 }
 
+/* IQ4_XS decode: each token's activations permuted once per segment of KSEG super-blocks. */
+Q512I void gemm_iq4_direct(const uint8_t *W, size_t wrb, int64_t rows, int64_t n, const uint8_t *X, size_t arb,
+                           int64_t ntok, float *out, size_t os)
+{
+    const int64_t nbt = n / QK_K;
+    const int tt = (int)ntok; /* <= 2 */
+    iqx xs[TT / 2][KSEG] __attribute__((aligned(64)));
+    const iqx *xq[TT / 2] = {xs[0], xs[tt - 1]};
+    for (int64_t s0 = 0; s0 < nbt; s0 += KSEG) {
+        const int64_t s1 = q_min64(nbt, s0 + KSEG);
+        for (int t = 0; t < tt; t++)
+            for (int64_t b = s0; b < s1; b++)
+                iqx_prep((const block_q8_K *)(X + (size_t)t * arb) + b, &xs[t][b - s0]);
+        for (int64_t r0 = 0; r0 < rows; r0 += RT) {
+            const uint8_t *wr[RT];
+            const int rr = tile_rows(W, wrb, r0, rows, wr);
+            float res[RT][TT];
+            if (tt == 1)
+                iq4_direct_tile(wr, pf_offset(r0, rows, wrb), s0, s1, xq, 1, res);
+            else
+                iq4_direct_tile(wr, pf_offset(r0, rows, wrb), s0, s1, xq, 2, res);
+            tile_out(out, os, r0, rr, tt, s0 > 0, res);
+        }
+    }
+}
+
 Q512I void gemm_k_direct(const uint32_t type, const uint8_t *W, size_t wrb, int64_t rows, int64_t n,
                          const uint8_t *X, size_t arb, int64_t ntok, float *out, size_t os)
 {
@@ -748,7 +829,10 @@ Q512I void gemm_k_direct(const uint32_t type, const uint8_t *W, size_t wrb, int6
         gemm_k4_direct(type == GGML_TYPE_Q5_K, W, wrb, rows, n, X, arb, ntok, out, os);
         return;
     }
-    const size_t bsz = blk_bytes(type);
+    if (type == GGML_TYPE_IQ4_XS) {
+        gemm_iq4_direct(W, wrb, rows, n, X, arb, ntok, out, os);
+        return;
+    }
     const int64_t nbt = n / QK_K;
     const int tt = (int)ntok; /* <= 2 */
     const block_q8_K *xt[TT];
@@ -765,10 +849,10 @@ Q512I void gemm_k_direct(const uint32_t type, const uint8_t *W, size_t wrb, int6
                 k16_direct_tile(type, wr, pf, nbt, xt, 1, res);
             else
                 k16_direct_tile(type, wr, pf, nbt, xt, 2, res);
-        } else if (tt == 1) {
-            kdirect_tile(type, wr, pf, bsz, nbt, xt, 1, res);
+        } else if (tt == 1) { /* Q2_K */
+            kdirect_tile(wr, pf, nbt, xt, 1, res);
         } else {
-            kdirect_tile(type, wr, pf, bsz, nbt, xt, 2, res);
+            kdirect_tile(wr, pf, nbt, xt, 2, res);
         }
         tile_out(out, os, r0, rr, tt, false, res);
     }
