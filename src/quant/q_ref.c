@@ -81,6 +81,16 @@ static inline float safe_inv(float d)
     return isfinite(id) ? id : 0.0f;
 }
 
+/*
+ * A level from v = (x - min) * id + 0.5: truncated into [0, hi] as ggml's
+ * MIN(hi, (int8_t)v) for the v a finite block gives; NaN (a block whose
+ * range overflows a float: inf * 0) and values past hi stay defined.
+ */
+static inline uint8_t level_up_to(float v, int hi)
+{
+    return (uint8_t)(v >= 1.0f ? (v < (float)hi ? (int)v : hi) : 0);
+}
+
 /* ---- dequantizers (nb blocks each) ---- */
 
 static void dq_f32(const void *src, float *y, int64_t nb)
@@ -395,8 +405,8 @@ static void qb_q4_1(const float *x, void *dst)
     y->d = q_f32_to_f16(d);
     y->m = q_f32_to_f16(min);
     for (int j = 0; j < 16; ++j) {
-        const uint8_t xi0 = (uint8_t)JC_MIN(15, (int8_t)((x[j] - min) * id + 0.5f));
-        const uint8_t xi1 = (uint8_t)JC_MIN(15, (int8_t)((x[16 + j] - min) * id + 0.5f));
+        const uint8_t xi0 = level_up_to((x[j] - min) * id + 0.5f, 15);
+        const uint8_t xi1 = level_up_to((x[16 + j] - min) * id + 0.5f, 15);
         y->qs[j] = xi0 | (uint8_t)(xi1 << 4);
     }
 }
@@ -441,8 +451,8 @@ static void qb_q5_1(const float *x, void *dst)
     y->m = q_f32_to_f16(min);
     uint32_t qh = 0;
     for (int j = 0; j < 16; ++j) {
-        const uint8_t xi0 = (uint8_t)JC_MIN(31, (int)((x[j] - min) * id + 0.5f));
-        const uint8_t xi1 = (uint8_t)JC_MIN(31, (int)((x[16 + j] - min) * id + 0.5f));
+        const uint8_t xi0 = level_up_to((x[j] - min) * id + 0.5f, 31);
+        const uint8_t xi1 = level_up_to((x[16 + j] - min) * id + 0.5f, 31);
         y->qs[j] = (xi0 & 0x0F) | (uint8_t)((xi1 & 0x0F) << 4);
         qh |= ((xi0 & 0x10u) >> 4) << (j + 0);
         qh |= ((xi1 & 0x10u) >> 4) << (j + 16);
