@@ -1838,7 +1838,9 @@ Q512 bool q_act_quantize_avx512(uint32_t act, const float *x, void *xq, int64_t 
         return true;
     }
     if (act == GGML_TYPE_Q8_0) {
+        /* also the row's tail (q8_0_tail): each block's scale as the half rounds it, and its negated level sum */
         block_q8_0 *y = xq;
+        q8_0_tail *tail = (q8_0_tail *)((uint8_t *)xq + q8_0_tail_at(n));
         const __m512 half = _mm512_set1_ps(0.5f);
         for (int64_t b = 0; b < n / 32; b++, x += 32) {
             __m512 v0 = finite_or_zero(_mm512_loadu_ps(x)), v1 = finite_or_zero(_mm512_loadu_ps(x + 16));
@@ -1847,7 +1849,8 @@ Q512 bool q_act_quantize_avx512(uint32_t act, const float *x, void *xq, int64_t 
             float id = d ? 1.0f / d : 0.0f;
             if (!(id <= 3.4e38f))
                 id = 0.0f;
-            y[b].d = q_f32_to_f16(d);
+            y[b].d = _cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT); /* as q_f32_to_f16 (d is finite) */
+            tail[b].d = _cvtsh_ss(y[b].d);
             const __m512 idv = _mm512_set1_ps(id);
             __m512 a = _mm512_mul_ps(v0, idv), c = _mm512_mul_ps(v1, idv);
             /* roundf: truncate |a| + 0.5 and restore the sign (exact: |a| <= 127) */
@@ -1855,8 +1858,10 @@ Q512 bool q_act_quantize_avx512(uint32_t act, const float *x, void *xq, int64_t 
                              _mm512_and_ps(sign, a));
             c = _mm512_or_ps(_mm512_roundscale_ps(_mm512_add_ps(_mm512_andnot_ps(sign, c), half), _MM_FROUND_TO_ZERO),
                              _mm512_and_ps(sign, c));
-            _mm_storeu_si128((__m128i *)y[b].qs, _mm512_cvtsepi32_epi8(_mm512_cvttps_epi32(a)));
-            _mm_storeu_si128((__m128i *)(y[b].qs + 16), _mm512_cvtsepi32_epi8(_mm512_cvttps_epi32(c)));
+            const __m512i qa = _mm512_cvttps_epi32(a), qc = _mm512_cvttps_epi32(c); /* |level| <= 127 */
+            _mm_storeu_si128((__m128i *)y[b].qs, _mm512_cvtepi32_epi8(qa));
+            _mm_storeu_si128((__m128i *)(y[b].qs + 16), _mm512_cvtepi32_epi8(qc));
+            tail[b].nsum = -_mm512_reduce_add_epi32(_mm512_add_epi32(qa, qc));
         }
         return true;
     }

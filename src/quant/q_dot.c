@@ -49,8 +49,9 @@ void q_act_quantize(uint32_t wtype, const float *x, void *xq, int64_t n)
     const uint32_t act = q_act_type(wtype);
     const bool simd = act != GGML_TYPE_F32 && q_get_path() == Q_PATH_AVX512 && n > 0 &&
                       n % q_block_elems(act) == 0 && q_act_quantize_avx512(act, x, xq, n);
-    if (!simd) /* (the SIMD quantizers make the reference's bytes: tested) */
-        q_quantize_row(act, x, xq, n);
+    if (simd) /* (the SIMD quantizers make the reference's bytes, and the Q8_0 tail: tested) */
+        return;
+    q_quantize_row(act, x, xq, n);
     if (act == GGML_TYPE_Q8_0 && n > 0 && n % QK8_0 == 0)
         q8_0_sums(xq, n);
 }
