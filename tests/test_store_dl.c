@@ -470,7 +470,7 @@ static void sink_check(dlsink *k, const char *path, const char *p, size_t n)
     REQUIRE(h == 1);
     unsigned char got[32], want[32];
     unsigned len;
-    dlsink_digest(k, got);
+    REQUIRE(dlsink_digest(k, got, &err) == 0);
     EVP_Digest(p, n, want, &len, EVP_sha256(), NULL);
     CHECK(!memcmp(got, want, 32));
     CHECK(dlsink_sync(k, &err) == 0);
@@ -517,6 +517,24 @@ TEST(sink_hashes_what_it_writes)
     free(path);
     free(p);
     free(junk);
+}
+
+/* A digest asked for while bytes are still unhashed (written, not flushed) is an error, not a wrong hash. */
+TEST(sink_digest_too_early)
+{
+    char *p = pattern(1000, 3);
+    char *path = jc_path_join(g_data, "sink-early.bin");
+    jc_err err = {0};
+    dlsink *k = dlsink_open(path, &err);
+    REQUIRE(k);
+    CHECK(sink_feed(k, p, 1000) == 0);
+    unsigned char got[32];
+    CHECK(dlsink_digest(k, got, &err) == -1);
+    CHECKF(strstr(err.msg, "before every byte was hashed") && strstr(err.msg, "sink-early.bin"), "%s", err.msg);
+    dlsink_close(k);
+    unlink(path);
+    free(path);
+    free(p);
 }
 
 /* A file that holds the first part already: its bytes are hashed first, the rest appended. */
@@ -682,7 +700,7 @@ int main(int argc, char **argv)
                                     T(download_resumes_after_drop), T(download_resume_after_restart),
                                     T(download_faults),    T(download_conflict_and_cancel),
                                     T(download_inputs), T(download_checks_metadata_sha),
-                                    T(download_resumed_at_start), T(sink_hashes_what_it_writes),
+                                    T(download_resumed_at_start), T(sink_hashes_what_it_writes), T(sink_digest_too_early),
                                     T(sink_resumes_a_partial_file), T(sink_write_error),
                                     T(download_write_error), T(download_cancel_while_hashing)};
     int passed = 0, failed = 0;

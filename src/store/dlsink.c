@@ -71,6 +71,17 @@ struct dlsink {
     jc_err fail;
 };
 
+/* Marks the sink failed because OpenSSL's SHA-256 failed (mu held). */
+static void hash_failed(dlsink *k)
+{
+    if (k->failed)
+        return;
+    k->failed = true;
+    k->fail_errno = EIO;
+    jc_errf(&k->fail, "%s: computing the SHA-256 failed (OpenSSL)", k->path);
+    pthread_cond_broadcast(&k->progress);
+}
+
 /* The hasher, first part: the bytes that were in the file at open. 0, or -1 (failed set, or quit). */
 static int hash_existing(dlsink *k)
 {
@@ -80,14 +91,17 @@ static int hash_existing(dlsink *k)
     for (uint64_t off = 0; off < have;) {
         ssize_t r = pread(k->fd, buf, (size_t)JC_MIN(have - off, (uint64_t)DLSINK_BLK), (off_t)off);
         int e = errno;
+        bool md_ok = true;
         if (r > 0) {
-            EVP_DigestUpdate(k->md, buf, (size_t)r);
+            md_ok = EVP_DigestUpdate(k->md, buf, (size_t)r) == 1;
             off += (uint64_t)r;
             /* these pages are clean: dropping them keeps a long resume from filling the page cache */
             posix_fadvise(k->fd, (off_t)(off - (uint64_t)r), r, POSIX_FADV_DONTNEED);
         }
         pthread_mutex_lock(&k->mu);
-        if (r <= 0 && !(r < 0 && e == EINTR)) {
+        if (!md_ok) {
+            hash_failed(k);
+        } else if (r <= 0 && !(r < 0 && e == EINTR)) {
             k->failed = true;
             k->fail_errno = r < 0 ? e : EIO;
             jc_errf(&k->fail, "%s: cannot read the partial file: %s", k->path,
@@ -118,7 +132,8 @@ static void *hasher_main(void *arg)
         if (k->quit)
             break;
         if (k->reset) {
-            EVP_DigestInit_ex(k->md, EVP_sha256(), NULL);
+            if (EVP_DigestInit_ex(k->md, EVP_sha256(), NULL) != 1)
+                hash_failed(k);
             k->hashed = k->filled; /* the blocks not hashed yet hold old bytes: they are free again */
             k->reset = false;
             pthread_cond_broadcast(&k->progress);
@@ -130,8 +145,10 @@ static void *hasher_main(void *arg)
         }
         size_t b = (size_t)(k->hashed % DLSINK_NBLK);
         pthread_mutex_unlock(&k->mu);
-        EVP_DigestUpdate(k->md, k->blk[b], k->len[b]);
+        const bool md_ok = EVP_DigestUpdate(k->md, k->blk[b], k->len[b]) == 1;
         pthread_mutex_lock(&k->mu);
+        if (!md_ok)
+            hash_failed(k);
         k->hashed++;
         pthread_cond_broadcast(&k->progress);
     }
@@ -349,12 +366,17 @@ static void stop_hasher(dlsink *k)
     k->hasher_live = false;
 }
 
-void dlsink_digest(dlsink *k, unsigned char sha[32])
+int dlsink_digest(dlsink *k, unsigned char sha[32], jc_err *err)
 {
     stop_hasher(k);
-    assert(k->existing_done && k->hashed == k->filled && !k->cur);
+    if (k->failed) /* the hasher is joined: no lock needed */
+        return jc_errf(err, "%s", k->fail.msg);
+    if (!k->existing_done || k->hashed != k->filled || k->cur)
+        return jc_errf(err, "%s: the SHA-256 was asked for before every byte was hashed", k->path);
     unsigned len = 0;
-    EVP_DigestFinal_ex(k->md, sha, &len);
+    if (EVP_DigestFinal_ex(k->md, sha, &len) != 1 || len != 32)
+        return jc_errf(err, "%s: computing the SHA-256 failed (OpenSSL)", k->path);
+    return 0;
 }
 
 int dlsink_sync(dlsink *k, jc_err *err)

@@ -63,9 +63,11 @@ int dlsink_wait_hashed(dlsink *k, int timeout_ms, jc_err *err);
 
 /*
  * After dlsink_wait_hashed returned 1: stops the hasher and gives the
- * SHA-256 of the whole file. No write may follow.
+ * SHA-256 of the whole file. No write may follow. -1 with err set when
+ * OpenSSL failed, or when not every byte was hashed (a caller's mistake:
+ * no digest rather than a wrong one).
  */
-void dlsink_digest(dlsink *k, unsigned char sha[32]);
+int dlsink_digest(dlsink *k, unsigned char sha[32], jc_err *err);
 
 /* fsync: the bytes are on disk when it returns 0; -1 with err set otherwise. */
 int dlsink_sync(dlsink *k, jc_err *err);

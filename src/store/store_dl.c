@@ -599,7 +599,10 @@ static void *dl_main(void *arg)
     if (wait_hashed(d, &error) <= 0)
         goto halted;
     unsigned char dig[32];
-    dlsink_digest(d->sink, dig);
+    if (dlsink_digest(d->sink, dig, &jerr)) {
+        error = jc_xstrdup(jerr.msg);
+        goto out;
+    }
     char hex[65];
     for (int i = 0; i < 32; i++)
         snprintf(hex + 2 * i, 3, "%02x", dig[i]);
