@@ -649,9 +649,20 @@ halted: /* cancelled (the .part goes), stopped (it stays), or the .part could no
 out:
     if (c)
         curl_easy_cleanup(c);
-    /* an empty .part (a 404, a refused connection) is not worth keeping */
-    if (d->sink && result == DL_ERROR && dlsink_size(d->sink) == 0)
+    /* an empty .part (a 404, a refused connection) is not worth keeping; a kept one is resumed
+       from what is on disk, so it goes there first (the sink started its writeback as it went) */
+    if (d->sink && result == DL_ERROR && dlsink_size(d->sink) == 0) {
         unlink(d->part);
+    } else if (d->sink && result == DL_ERROR) {
+        jc_err serr = {0};
+        if (dlsink_sync(d->sink, &serr)) {
+            char *e = jc_xasprintf("%s; the partial file could not be synced (%s) and was removed",
+                                   error ? error : "stopped", serr.msg);
+            free(error);
+            error = e;
+            unlink(d->part);
+        }
+    }
     dlsink_close(d->sink);
     d->sink = NULL;
     if (result == DL_CANCELLED)
