@@ -278,7 +278,8 @@ TEST(round_trip_error)
         int bad = 0;
         for (int i = 256; i < 512; i++)
             bad += !(fabsf(y[i] - 0.25f) <= 0.01f);
-        CHECKF(bad == 0, "%s: %d values of a constant block next to an overflowing one are wrong", ggml_type_name(t), bad);
+        CHECKF(bad == 0, "%s: %d values of a constant block next to an overflowing one are wrong",
+               ggml_type_name(t), bad);
     }
 }
 
@@ -446,7 +447,7 @@ TEST(gemm_all_paths)
         gemm_case(t, 37, 768, 5, "FFN-sized row"); /* 24 blocks: several quads */
         gemm_case(t, 9, blk * 6, 101, "prompt: tokens in several activation blocks");
         gemm_case(t, 6, 4608, 5, "row longer than a decode chunk"); /* 18 super-blocks, 36 quads */
-        /* decode prepares activations in segments (64 quads, 32 super-blocks): two segments, the last quad partial */
+        /* decode prepares activations in segments (64 quads, 32 super-blocks): two of them, a partial quad */
         const int64_t nseg = blk == 32 ? 32 * 261 : blk * 35;
         gemm_case(t, 5, nseg, 1, "decode, row longer than a segment");
         gemm_case(t, 5, nseg, 2, "decode, 2 tokens, row longer than a segment");

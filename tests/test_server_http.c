@@ -429,7 +429,8 @@ TEST(core_without_socket)
     static const char *const big[] = {"Authorization", "Bearer sekret", "Content-Length", "1001", NULL};
     CHECK_EQ_INT(core_request(s, "POST", "/echo/x", big, 100, "{}", out, sizeof out), 413);
     CHECKF(is_error(out, "request_too_large"), "%s", out);
-    static const char *const huge[] = {"Authorization", "Bearer sekret", "Content-Length", "99999999999999999999999", NULL};
+    static const char *const huge[] = {"Authorization", "Bearer sekret", "Content-Length",
+                                       "99999999999999999999999", NULL};
     CHECK_EQ_INT(core_request(s, "POST", "/echo/x", huge, 100, "{}", out, sizeof out), 413);
     static const char *const foreign[] = {"Host", "127.0.0.1:1", "Origin", "http://evil.example", NULL};
     CHECK_EQ_INT(core_request(s, "GET", "/open", foreign, 100, NULL, out, sizeof out), 403);

@@ -530,7 +530,8 @@ TEST(sink_digest_too_early)
     CHECK(sink_feed(k, p, 1000) == 0);
     unsigned char got[32];
     CHECK(dlsink_digest(k, got, &err) == -1);
-    CHECKF(strstr(err.msg, "before every byte was hashed") && strstr(err.msg, "sink-early.bin"), "%s", err.msg);
+    CHECKF(strstr(err.msg, "before every byte was hashed") && strstr(err.msg, "sink-early.bin"), "%s",
+           err.msg);
     dlsink_close(k);
     unlink(path);
     free(path);
@@ -696,13 +697,21 @@ int main(int argc, char **argv)
         fx_rm_rf(g_data);
         return 77;
     }
-    static const th_case cases[] = {T(download_ok),        T(download_redirects),
-                                    T(download_resumes_after_drop), T(download_resume_after_restart),
-                                    T(download_faults),    T(download_conflict_and_cancel),
-                                    T(download_inputs), T(download_checks_metadata_sha),
-                                    T(download_resumed_at_start), T(sink_hashes_what_it_writes), T(sink_digest_too_early),
-                                    T(sink_resumes_a_partial_file), T(sink_write_error),
-                                    T(download_write_error), T(download_cancel_while_hashing)};
+    static const th_case cases[] = {T(download_ok),
+                                    T(download_redirects),
+                                    T(download_resumes_after_drop),
+                                    T(download_resume_after_restart),
+                                    T(download_faults),
+                                    T(download_conflict_and_cancel),
+                                    T(download_inputs),
+                                    T(download_checks_metadata_sha),
+                                    T(download_resumed_at_start),
+                                    T(sink_hashes_what_it_writes),
+                                    T(sink_digest_too_early),
+                                    T(sink_resumes_a_partial_file),
+                                    T(sink_write_error),
+                                    T(download_write_error),
+                                    T(download_cancel_while_hashing)};
     int passed = 0, failed = 0;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         if (argc > 1 && strcmp(argv[1], cases[i].name))

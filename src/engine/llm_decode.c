@@ -644,7 +644,8 @@ static int ubatch(llm_ctx *c, const int32_t *tok, const int32_t *pos, const int3
         ffn_job fj = {c, ly->n_ff};
         par_for(c, T, 4, (int64_t)T * ly->n_ff * 16, swiglu_range, &fj);
         mm_item dn = {.w = &ly->wdown, .out = c->xn, .out_stride = (size_t)E};
-        matmul(c, c->fa, (size_t)ly->n_ff, T, &dn, 1, il + 1 < hp->n_layer ? &m->layers[il + 1].wq : &m->output);
+        matmul(c, c->fa, (size_t)ly->n_ff, T, &dn, 1,
+               il + 1 < hp->n_layer ? &m->layers[il + 1].wq : &m->output);
         add_rows(c->x, c->xn, (size_t)T * E);
     }
     /* pooled embeddings: every token's normalised hidden state */

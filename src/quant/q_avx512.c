@@ -1417,7 +1417,8 @@ Q512I void q40_pairs(const uint8_t *const *wr, size_t wnext, int64_t g0, int64_t
                 pf_stream(p + wnext, quad);
                 v0[i] = _mm512_loadu_si512(p);
                 /* the quad's last 8 bytes: nothing read past the quad */
-                const __m512i qb = _mm512_permutex2var_epi8(v0[i], wix.lo, _mm512_castsi128_si512(_mm_loadl_epi64((const __m128i *)(p + 64))));
+                const __m512i tail = _mm512_castsi128_si512(_mm_loadl_epi64((const __m128i *)(p + 64)));
+                const __m512i qb = _mm512_permutex2var_epi8(v0[i], wix.lo, tail);
                 lo[i] = _mm512_and_si512(qb, m4);
                 hi[i] = hi_nibbles(qb);
             }

@@ -36,8 +36,8 @@ static unsigned cpu_features(void)
     if ((b & (1u << 5)) && fma && f16c)
         f |= F_AVX2;
     const unsigned need512 = (1u << 16) | (1u << 17) | (1u << 30) | (1u << 31); /* F, DQ, BW, VL */
-    if ((f & F_AVX2) && (b & need512) == need512 && (c & (1u << 11)) /* VNNI */ && (c & (1u << 1)) /* VBMI */ &&
-        (c & (1u << 8)) /* GFNI */ && (xlo & 0xE6) == 0xE6)
+    if ((f & F_AVX2) && (b & need512) == need512 && (c & (1u << 11)) /* VNNI */ &&
+        (c & (1u << 1)) /* VBMI */ && (c & (1u << 8)) /* GFNI */ && (xlo & 0xE6) == 0xE6)
         f |= F_AVX512;
     return f;
 }

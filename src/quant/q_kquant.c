@@ -235,8 +235,9 @@ void q_quant_block_q2_K(const float *x, void *dst)
     }
     if (max_min > 0) {
         float iscale = q4scale / max_min;
+        /* unsigned: a min that overflowed to NaN gives a garbage level, not undefined behaviour */
         for (int j = 0; j < QK_K / 16; ++j)
-            y->scales[j] |= (uint8_t)((unsigned)q_nearest_int(iscale * mins[j]) << 4); /* unsigned: a NaN min gives garbage, not UB */
+            y->scales[j] |= (uint8_t)((unsigned)q_nearest_int(iscale * mins[j]) << 4);
         y->dmin = q_f32_to_f16(max_min / q4scale);
     } else {
         y->dmin = q_f32_to_f16(0.f);

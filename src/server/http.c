@@ -344,7 +344,8 @@ http_req *http_req_begin(http_server *s, const http_head *h)
         errno = 0;
         unsigned long long v = strtoull(cl, &end, 10);
         if (end == cl || *end || cl[0] < '0' || cl[0] > '9') {
-            http_reply_error(r, 400, NULL, "invalid_content_length", "Content-Length '%.32s' is not a byte count", cl);
+            http_reply_error(r, 400, NULL, "invalid_content_length",
+                             "Content-Length '%.32s' is not a byte count", cl);
             return r;
         }
         if (errno || v > s->o.max_body) { /* errno: past 2^64 */
