@@ -770,53 +770,46 @@ static inline void tile_out(float *out, size_t os, int64_t r0, int rr, int tt, b
 
 #define KSEG 32 /* super-blocks of activations prepared at a time in decode (n <= 8192: one segment) */
 
-/* Q4_K and Q5_K decode: each token's activations permuted once per segment of KSEG super-blocks. */
-Q512I void gemm_k4_direct(const bool five, const uint8_t *W, size_t wrb, int64_t rows, int64_t n, const uint8_t *X,
-                          size_t arb, int64_t ntok, float *out, size_t os)
+/*
+ * Q4_K, Q5_K and IQ4_XS decode: each token's activations are permuted for
+ * the tile (k4x, iqx) once per segment of KSEG super-blocks; type is a
+ * constant in every instantiation.
+ */
+Q512I void gemm_kseg_direct(const uint32_t type, const uint8_t *W, size_t wrb, int64_t rows, int64_t n,
+                            const uint8_t *X, size_t arb, int64_t ntok, float *out, size_t os)
 {
+    const bool iq = type == GGML_TYPE_IQ4_XS, five = type == GGML_TYPE_Q5_K;
     const int64_t nbt = n / QK_K;
     const int tt = (int)ntok; /* <= 2 (q_gemm_avx512 sends more tokens to gemm_kt) */
-    k4x xs[TT / 2][KSEG] __attribute__((aligned(64)));
-    const k4x *xq[TT / 2] = {xs[0], xs[tt - 1]};
+    union {
+        k4x k4[TT / 2][KSEG];
+        iqx iq[TT / 2][KSEG];
+    } xs __attribute__((aligned(64)));
+    const k4x *x4[TT / 2] = {xs.k4[0], xs.k4[tt - 1]};
+    const iqx *xi[TT / 2] = {xs.iq[0], xs.iq[tt - 1]};
     for (int64_t s0 = 0; s0 < nbt; s0 += KSEG) {
         const int64_t s1 = q_min64(nbt, s0 + KSEG);
         for (int t = 0; t < tt; t++)
-            for (int64_t b = s0; b < s1; b++)
-                k4x_prep((const block_q8_K *)(X + (size_t)t * arb) + b, &xs[t][b - s0]);
+            for (int64_t b = s0; b < s1; b++) {
+                const block_q8_K *x = (const block_q8_K *)(X + (size_t)t * arb) + b;
+                if (iq)
+                    iqx_prep(x, &xs.iq[t][b - s0]);
+                else
+                    k4x_prep(x, &xs.k4[t][b - s0]);
+            }
         for (int64_t r0 = 0; r0 < rows; r0 += RT) {
             const uint8_t *wr[RT];
             const int rr = tile_rows(W, wrb, r0, rows, wr);
+            const size_t pf = pf_offset(r0, rows, wrb);
             float res[RT][TT];
-            if (tt == 1)
-                k4_direct_tile(five, wr, pf_offset(r0, rows, wrb), s0, s1, xq, 1, res);
+            if (iq && tt == 1)
+                iq4_direct_tile(wr, pf, s0, s1, xi, 1, res);
+            else if (iq)
+                iq4_direct_tile(wr, pf, s0, s1, xi, 2, res);
+            else if (tt == 1)
+                k4_direct_tile(five, wr, pf, s0, s1, x4, 1, res);
             else
-                k4_direct_tile(five, wr, pf_offset(r0, rows, wrb), s0, s1, xq, 2, res);
-            tile_out(out, os, r0, rr, tt, s0 > 0, res);
-        }
-    }
-}
-
-/* IQ4_XS decode: each token's activations permuted once per segment of KSEG super-blocks. */
-Q512I void gemm_iq4_direct(const uint8_t *W, size_t wrb, int64_t rows, int64_t n, const uint8_t *X, size_t arb,
-                           int64_t ntok, float *out, size_t os)
-{
-    const int64_t nbt = n / QK_K;
-    const int tt = (int)ntok; /* <= 2 */
-    iqx xs[TT / 2][KSEG] __attribute__((aligned(64)));
-    const iqx *xq[TT / 2] = {xs[0], xs[tt - 1]};
-    for (int64_t s0 = 0; s0 < nbt; s0 += KSEG) {
-        const int64_t s1 = q_min64(nbt, s0 + KSEG);
-        for (int t = 0; t < tt; t++)
-            for (int64_t b = s0; b < s1; b++)
-                iqx_prep((const block_q8_K *)(X + (size_t)t * arb) + b, &xs[t][b - s0]);
-        for (int64_t r0 = 0; r0 < rows; r0 += RT) {
-            const uint8_t *wr[RT];
-            const int rr = tile_rows(W, wrb, r0, rows, wr);
-            float res[RT][TT];
-            if (tt == 1)
-                iq4_direct_tile(wr, pf_offset(r0, rows, wrb), s0, s1, xq, 1, res);
-            else
-                iq4_direct_tile(wr, pf_offset(r0, rows, wrb), s0, s1, xq, 2, res);
+                k4_direct_tile(five, wr, pf, s0, s1, x4, 2, res);
             tile_out(out, os, r0, rr, tt, s0 > 0, res);
         }
     }
@@ -825,12 +818,8 @@ Q512I void gemm_iq4_direct(const uint8_t *W, size_t wrb, int64_t rows, int64_t n
 Q512I void gemm_k_direct(const uint32_t type, const uint8_t *W, size_t wrb, int64_t rows, int64_t n,
                          const uint8_t *X, size_t arb, int64_t ntok, float *out, size_t os)
 {
-    if (type == GGML_TYPE_Q4_K || type == GGML_TYPE_Q5_K) {
-        gemm_k4_direct(type == GGML_TYPE_Q5_K, W, wrb, rows, n, X, arb, ntok, out, os);
-        return;
-    }
-    if (type == GGML_TYPE_IQ4_XS) {
-        gemm_iq4_direct(W, wrb, rows, n, X, arb, ntok, out, os);
+    if (type == GGML_TYPE_Q4_K || type == GGML_TYPE_Q5_K || type == GGML_TYPE_IQ4_XS) {
+        gemm_kseg_direct(type, W, wrb, rows, n, X, arb, ntok, out, os);
         return;
     }
     const int64_t nbt = n / QK_K;
