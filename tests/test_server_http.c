@@ -98,6 +98,15 @@ static int connect_to(int port)
     return fd;
 }
 
+/* A connection to s with req already sent (the request head, maybe more); -1 if it cannot connect. */
+static int send_on_new_connection(http_server *s, const char *req)
+{
+    int fd = connect_to(http_port(s));
+    if (fd >= 0)
+        send(fd, req, strlen(req), MSG_NOSIGNAL);
+    return fd;
+}
+
 /* Reads one response (headers + Content-Length body) into buf; returns the status or -1. */
 static int read_response(int fd, char *buf, size_t cap)
 {
@@ -218,10 +227,8 @@ TEST(stream_and_hangup)
     app a = {0};
     http_server *s = start(&a, NULL);
     REQUIRE(s);
-    int fd = connect_to(http_port(s));
+    int fd = send_on_new_connection(s, "GET /stream HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
     REQUIRE(fd >= 0);
-    const char *req = "GET /stream HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
-    send(fd, req, strlen(req), MSG_NOSIGNAL);
     char buf[4096];
     size_t len = 0;
     while (len < sizeof buf - 1 && !strstr(buf, "data: 2")) {
@@ -332,10 +339,9 @@ TEST(oversized_chunked_upload_cut)
     app a = {0};
     http_server *s = start(&a, NULL);
     REQUIRE(s);
-    int fd = connect_to(http_port(s));
+    int fd = send_on_new_connection(
+        s, "POST /echo/x HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n");
     REQUIRE(fd >= 0);
-    const char *req = "POST /echo/x HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n";
-    send(fd, req, strlen(req), MSG_NOSIGNAL);
     char chunk[128];
     int n = snprintf(chunk, sizeof chunk, "64\r\n%0100d\r\n", 0); /* 100 bytes of '0' */
     bool cut = false;
