@@ -653,7 +653,7 @@ out:
        from what is on disk, so it goes there first (the sink started its writeback as it went) */
     if (d->sink && result == DL_ERROR && dlsink_size(d->sink) == 0) {
         unlink(d->part);
-    } else if (d->sink && result == DL_ERROR) {
+    } else if (d->sink && result == DL_ERROR && access(d->part, F_OK) == 0) { /* not removed above */
         jc_err serr = {0};
         if (dlsink_sync(d->sink, &serr)) {
             char *e = jc_xasprintf("%s; the partial file could not be synced (%s) and was removed",
